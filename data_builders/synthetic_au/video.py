@@ -1,0 +1,58 @@
+"""One synthetic video: frames, per-frame AU labels, and the JPEG bytes a builder stores."""
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+from data_builders.synthetic_au import aus as au_lib
+from data_builders.synthetic_au import dynamics
+from data_builders.synthetic_au import identity as identity_lib
+from data_builders.synthetic_au import render
+
+
+@dataclasses.dataclass(frozen=True)
+class Video:
+  """A rendered video.
+
+  frames: [T, S, S, 3] uint8 RGB.
+  au_intensity: [T, NUM_AUS] float32 in [0, 5].
+  au_occurrence: [T, NUM_AUS] int8, 1 where intensity >= OCCURRENCE_THRESHOLD.
+  """
+  subject_id: int
+  video_index: int
+  frames: np.ndarray
+  au_intensity: np.ndarray
+  au_occurrence: np.ndarray
+  jpeg_quality: int
+
+  @property
+  def video_id(self) -> str:
+    return video_id(self.subject_id, self.video_index)
+
+  def jpeg(self, t: int) -> bytes:
+    """Frame t encoded as JPEG at the video's camera quality (part of the nuisance)."""
+    ok, buf = cv2.imencode(".jpg", self.frames[t][..., ::-1],
+                           [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+    if not ok:
+      raise RuntimeError(f"JPEG encoding failed for {self.video_id} frame {t}")
+    return buf.tobytes()
+
+
+def video_id(subject_id: int, video_index: int) -> str:
+  return f"S{subject_id:03d}_V{video_index:02d}"
+
+
+def generate_video(seed: int, subject_id: int, video_index: int, num_frames: int,
+                   size: int) -> Video:
+  """Renders video `video_index` of subject `subject_id`; deterministic in all arguments."""
+  identity = identity_lib.sample_identity(subject_id, seed)
+  rng = np.random.default_rng(np.random.SeedSequence([seed, 2, subject_id, video_index]))
+  intensity = dynamics.au_timeline(num_frames, identity.expressiveness, rng)
+  nuisance = dynamics.nuisance_timeline(num_frames, rng)
+  background = render.background_for(identity, size)
+  frames = np.empty((num_frames, size, size, 3), np.uint8)
+  for t in range(num_frames):
+    frames[t], _ = render.render_face(identity, intensity[t], nuisance, t, size, rng, background)
+  occurrence = (intensity >= au_lib.OCCURRENCE_THRESHOLD).astype(np.int8)
+  return Video(subject_id, video_index, frames, intensity, occurrence, nuisance.jpeg_quality)
