@@ -141,7 +141,9 @@ class SyntheticAu(tfds.core.GeneratorBasedBuilder):
       for s, v in jobs:
         yield from _render_examples(cfg, s, v, part)
       return
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: the calling process may already run JAX or grain threads, and a fork
+    # would copy their held locks into the workers and deadlock them.
+    ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
       futures = [pool.submit(_render_examples, cfg, s, v, part) for s, v in jobs]
       for future in futures:

@@ -1,0 +1,1 @@
+"""Input: corpora on disk -> grain pipelines -> batches for the mesh."""

@@ -1,0 +1,87 @@
+"""clp-data: build a corpus into array_record files and print what it holds.
+
+  clp-data build synthetic_au --config pretrain --data_dir ~/clp_jax_data
+  clp-data stats synthetic_au --config labelled --data_dir ~/clp_jax_data
+"""
+
+import argparse
+import collections
+import sys
+import time
+
+import numpy as np
+
+from clp_jax.data import sources
+
+
+def _build(args) -> None:
+  builder = sources.get_builder(args.corpus, args.config, args.data_dir)
+  if builder.is_prepared():
+    print(f"{args.corpus}/{args.config} is already prepared in {builder.data_dir}")
+    return
+  print(f"Building {args.corpus}/{args.config} into {builder.data_dir} ...", flush=True)
+  start = time.time()
+  builder.download_and_prepare()
+  elapsed = time.time() - start
+  n = sum(s.num_examples for s in builder.info.splits.values())
+  print(f"Built {n} records in {elapsed:.1f} s ({n / elapsed:.1f} records/s)")
+
+
+def corpus_stats(source, info) -> dict:
+  """Counts per part and per-AU base rates of a prepared split: a JSON-able dict."""
+  subjects, videos, parts = set(), set(), collections.Counter()
+  occurrence = []
+  for i in range(len(source)):
+    r = source[i]
+    subjects.add(int(r["subject_id"]))
+    videos.add(r["video_id"])
+    parts[int(r["part"])] += 1
+    if "au_occurrence" in r:
+      occurrence.append(np.asarray(r["au_occurrence"]))
+  stats = {"records": len(source), "subjects": len(subjects), "videos": len(videos),
+           "records_per_part": dict(sorted(parts.items()))}
+  if occurrence:
+    occ = np.stack(occurrence).astype(np.float64)
+    known = occ >= 0
+    rate = (occ * known).sum(0) / np.maximum(known.sum(0), 1)
+    stats["base_rate"] = {f"AU{au}": float(r) for au, r in zip(info.metadata["aus"], rate)}
+    stats["aus_per_frame"] = float((occ * known).sum(1).mean())
+  return stats
+
+
+def _stats(args) -> None:
+  source, info = sources.open_source(args.corpus, args.config, args.split, args.data_dir)
+  stats = corpus_stats(source, info)
+  print(f"{args.corpus}/{args.config} split {args.split}: {stats['records']} records, "
+        f"{stats['subjects']} subjects, {stats['videos']} videos")
+  print("records per part: " + ", ".join(f"part{k}={v}" for k, v in stats["records_per_part"].items()))
+  if "base_rate" in stats:
+    print(f"AUs present per frame: {stats['aus_per_frame']:.2f}")
+    print("| AU | base rate |\n|---|---|")
+    for au, rate in stats["base_rate"].items():
+      print(f"| {au} | {rate:.3f} |")
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(prog="clp-data", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  sub = parser.add_subparsers(dest="command", required=True)
+  for name, fn in (("build", _build), ("stats", _stats)):
+    p = sub.add_parser(name)
+    p.add_argument("corpus", choices=sorted(sources.BUILDERS))
+    p.add_argument("--config", required=True)
+    p.add_argument("--data_dir", default=sources.DEFAULT_DATA_DIR)
+    if name == "stats":
+      p.add_argument("--split", default="part1+part2+part3")
+    p.set_defaults(fn=fn)
+  args = parser.parse_args(argv)
+  try:
+    args.fn(args)
+  except (sources.DatasetNotPreparedError, ValueError) as e:
+    print(f"clp-data: error: {e}", file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

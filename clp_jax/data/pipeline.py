@@ -1,0 +1,129 @@
+"""grain input pipelines: pretraining clips and labelled frames, per process, deterministic.
+
+    tfds.data_source (array_record) -> grain.MapDataset -> [shard_index::shard_count]
+      -> shuffle(seed) -> repeat -> batch(drop_remainder) -> random_map(decode + draw views)
+      -> to_iter_dataset(threads, prefetch in batches) -> iterator (get_state / set_state)
+
+Each process reads its own slice of the records and makes its share of the global batch;
+`clp_jax.sharding.global_batch` assembles the shares into arrays sharded over the mesh.
+Randomness comes from grain's per-index seeds, so a restored iterator state replays exactly.
+"""
+
+import zlib
+
+import grain
+import numpy as np
+
+from clp_jax.data import augment as augment_lib
+
+
+def shard_options(process_index=None, process_count=None) -> grain.sharding.ShardOptions:
+  """This process's shard; by default from JAX (`ShardByJaxProcess`)."""
+  if process_index is None:
+    return grain.sharding.ShardByJaxProcess(drop_remainder=True)
+  return grain.sharding.ShardOptions(process_index, process_count, drop_remainder=True)
+
+
+def per_process_batch(global_batch_size: int, shard: grain.sharding.ShardOptions) -> int:
+  if global_batch_size % shard.shard_count:
+    raise ValueError(f"global batch size {global_batch_size} is not divisible by the "
+                     f"{shard.shard_count} processes")
+  return global_batch_size // shard.shard_count
+
+
+def _sharded(source, shard: grain.sharding.ShardOptions) -> grain.MapDataset:
+  ds = grain.MapDataset.source(source)
+  n = len(ds) - len(ds) % shard.shard_count if shard.drop_remainder else len(ds)
+  return ds[shard.shard_index:n:shard.shard_count]
+
+
+def video_key(video_id) -> np.int32:
+  """A stable 31-bit integer for a video id (the step cannot carry strings)."""
+  if isinstance(video_id, str):
+    video_id = video_id.encode()
+  return np.int32(zlib.crc32(video_id) & 0x7FFFFFFF)
+
+
+class ClipBatchTransform(grain.transforms.RandomMap):
+  """Decodes a batch of pretraining clip records and draws their views (applied on the device).
+
+  Works on whole batches so that per-record overhead is paid once per batch and frames are
+  decoded straight into the batch array. Output: clip [B, K, H, W, 3] uint8 (as stored),
+  view [B, K, VIEW_DIM] float32, frame_index [B, K] int32, subject_id [B] int32, video_key [B]
+  int32. With shared_view the K frames of a clip share one view (one camera); otherwise each
+  frame gets its own, which forces the AU code to ignore framing.
+  """
+
+  def __init__(self, cfg: augment_lib.AugmentConfig, shared_view: bool = False):
+    self.cfg, self.shared_view = cfg, shared_view
+
+  def random_map(self, records, rng: np.random.Generator):
+    b, k = len(records), len(records[0]["frames"])
+    h, w = augment_lib.decode_jpeg(records[0]["frames"][0]).shape[:2]
+    clip = np.empty((b, k, h, w, 3), np.uint8)
+    for i, r in enumerate(records):
+      for j, data in enumerate(r["frames"]):
+        try:
+          augment_lib.decode_jpeg(data, out=clip[i, j])
+        except ValueError as e:
+          raise ValueError(f"Frame {j} of a clip of video {r['video_id']!r}: {e}") from e
+    if self.shared_view:
+      view = np.repeat(augment_lib.draw_views(b, h, w, self.cfg, rng)[:, None], k, axis=1)
+    else:
+      view = augment_lib.draw_views(b * k, h, w, self.cfg, rng).reshape(b, k, -1)
+    return {
+        "clip": clip,
+        "view": view,
+        "frame_index": np.stack([np.asarray(r["frame_index"], np.int32) for r in records]),
+        "subject_id": np.array([r["subject_id"] for r in records], np.int32),
+        "video_key": np.array([video_key(r["video_id"]) for r in records], np.int32),
+    }
+
+
+class FrameTransform(grain.transforms.Map):
+  """Decodes one labelled frame for evaluation (no augmentation).
+
+  Output: image [H, W, 3] uint8 (as stored), au_occurrence [A] int8 (-1 = unknown),
+  subject_id int32.
+  """
+
+  def map(self, record):
+    return {
+        "image": augment_lib.decode_jpeg(record["image"]),
+        "au_occurrence": np.asarray(record["au_occurrence"], np.int8),
+        "subject_id": np.int32(record["subject_id"]),
+    }
+
+
+def pretrain_dataset(source, *, global_batch_size: int, seed: int,
+                     augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig(),
+                     shared_view: bool = False, shard=None, num_threads: int = 2,
+                     prefetch: int = 4) -> grain.IterDataset:
+  """Endless shuffled batches of augmented clips for this process.
+
+  Yields {"clip": [B_local, K, H, W, 3] uint8, "view": [B_local, K, VIEW_DIM] float32,
+  "frame_index": [B_local, K] int32, "subject_id": [B_local] int32, "video_key": [B_local] int32};
+  `augment.device_views` turns clip and view into the augmented [.., S, S, 3] frames in the step.
+  """
+  shard = shard or shard_options()
+  batch = per_process_batch(global_batch_size, shard)
+  ds = _sharded(source, shard)
+  if len(ds) < batch:
+    raise ValueError(f"This process holds {len(ds)} clips, fewer than its batch of {batch}")
+  ds = ds.shuffle(seed=seed).repeat(None)
+  ds = ds.batch(batch, drop_remainder=True, batch_fn=list)
+  ds = ds.random_map(ClipBatchTransform(augment, shared_view), seed=seed)
+  return ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
+
+
+def frames_dataset(source, *, batch_size: int, shard=None,
+                   num_threads: int = 4) -> grain.IterDataset:
+  """One ordered pass over labelled frames (evaluation); the last batch may be short.
+
+  Yields {"image": [B, H, W, 3] uint8, "au_occurrence": [B, A] int8, "subject_id": [B] int32}.
+  """
+  shard = shard or grain.sharding.NoSharding()
+  ds = grain.MapDataset.source(source)[shard.shard_index::shard.shard_count]
+  ds = ds.map(FrameTransform())
+  ds = ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=4 * batch_size))
+  return ds.batch(batch_size, drop_remainder=False)

@@ -1,0 +1,61 @@
+"""Finding prepared corpora: the builders clp_jax knows and their array_record data sources.
+
+Reading goes through `builder.as_data_source` (array_record, random access), never `tfds.load`,
+and never needs TensorFlow.
+"""
+
+import importlib
+import os
+
+import tensorflow_datasets as tfds
+
+# corpus name -> "module:Class" of its TFDS builder (imported on demand, so an unused builder's
+# dependencies are never needed).
+BUILDERS = {
+    "synthetic_au": "data_builders.synthetic_au.synthetic_au_dataset_builder:SyntheticAu",
+}
+
+DEFAULT_DATA_DIR = os.environ.get("CLP_DATA_DIR", os.path.expanduser("~/clp_jax_data"))
+
+
+class DatasetNotPreparedError(FileNotFoundError):
+  """The corpus has not been built in the data_dir that was given."""
+
+
+def builder_class(name: str):
+  if name not in BUILDERS:
+    raise ValueError(f"Unknown corpus {name!r}; clp_jax knows {sorted(BUILDERS)}")
+  module, cls = BUILDERS[name].split(":")
+  return getattr(importlib.import_module(module), cls)
+
+
+def build_command(name: str, config: str, data_dir: str) -> str:
+  return f"clp-data build {name} --config {config} --data_dir {data_dir}"
+
+
+def get_builder(name: str, config, data_dir: str = DEFAULT_DATA_DIR):
+  """The builder of corpus `name` in data_dir (not necessarily prepared).
+
+  config: a config name of the builder, or a BuilderConfig instance (e.g. a smaller corpus).
+  """
+  cls = builder_class(name)
+  names = [c.name for c in cls.BUILDER_CONFIGS]
+  if isinstance(config, str) and config not in names:
+    raise ValueError(f"Corpus {name!r} has no config {config!r}; it has {names}")
+  return cls(config=config, data_dir=data_dir, file_format="array_record")
+
+
+def open_source(name: str, config, split: str, data_dir: str = DEFAULT_DATA_DIR):
+  """Random-access source over a prepared split, e.g. split='part1+part2'.
+
+  Raises DatasetNotPreparedError naming the command that builds it when data_dir lacks the corpus
+  (TFDS writes into an `incomplete.*` folder and renames it only when the build finished, so an
+  interrupted build is never taken for a prepared one).
+  """
+  builder = get_builder(name, config, data_dir)
+  config = builder.builder_config.name
+  if not builder.is_prepared():
+    raise DatasetNotPreparedError(
+        f"Corpus {name}/{config} is not prepared in {os.path.abspath(data_dir)} "
+        f"(looked for {builder.data_dir}). Build it with:\n  {build_command(name, config, data_dir)}")
+  return builder.as_data_source(split=split), builder.info

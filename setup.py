@@ -1,0 +1,51 @@
+"""clp_jax: contrastive learning of person-independent facial AU representations, in JAX."""
+
+from setuptools import find_packages, setup
+
+# jax, flax, orbax and grain break each other across releases: these are tested together
+# (CI installs exactly these). jax 0.10.2 is the newest release for Python 3.11.
+CORE = [
+    "jax==0.10.2",
+    "jaxlib==0.10.2",
+    "flax==0.12.8",
+    "optax==0.2.8",
+    "orbax-checkpoint==0.12.8",
+    "grain==0.2.18",
+    "tensorflow-datasets==4.9.10",
+    "importlib_resources>=6",  # tensorflow-datasets imports it without declaring it
+    "array-record==0.8.6",
+    "ml-collections==1.1.0",
+    "numpy>=1.26,<3",
+    "opencv-python-headless==5.0.0.93",
+    "av>=14,<20",
+    "pillow>=10",
+    "safetensors==0.8.0",
+    "tensorboardX==2.6.5",
+    "simplejpeg==1.9.0",
+    "absl-py>=2.1",
+    "tqdm>=4.66",
+    "matplotlib>=3.8",
+]
+
+EXTRAS = {
+    # tfds.testing.DatasetBuilderTestCase imports TensorFlow: tests only, never the default install.
+    "test": ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.4", "tensorflow-cpu==2.21.0", "dill"],
+    # benchmarks compare against a plain PyTorch implementation.
+    "bench": ["torch==2.13.0"],
+}
+
+setup(
+    name="clp_jax",
+    version="0.1.0",
+    description=__doc__,
+    python_requires=">=3.11",
+    packages=find_packages(include=["clp_jax", "clp_jax.*", "data_builders", "data_builders.*"]),
+    package_data={"data_builders": ["*/README.md", "*/dummy_data/*"]},
+    install_requires=CORE,
+    extras_require=EXTRAS,
+    entry_points={
+        "console_scripts": [
+            "clp-data=clp_jax.data.cli:main",
+        ],
+    },
+)
