@@ -159,7 +159,7 @@ def test_drawn_views_vary_and_stay_inside_the_frame():
   y0, x0, h, w = views[:, :4].T
   assert (y0 >= 0).all() and (x0 >= 0).all() and (y0 + h <= 64 + 1e-4).all() and (x0 + w <= 80 + 1e-4).all()
   area = h * w / (64 * 80)
-  assert area.min() >= 0.74 and area.max() <= 1.0 and area.std() > 0.03
+  assert area.min() >= 0.7 and area.max() <= 1.0 and area.std() > 0.03  # clamped sides shrink a few
   assert 0.3 < views[:, 4].mean() < 0.7
   with pytest.raises(ValueError, match="Unknown augmentation"):
     augment_lib.AugmentConfig.from_config({"hue": 0.1})

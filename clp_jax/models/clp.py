@@ -1,0 +1,84 @@
+"""The CLP model: a ResNet encoder factored into an AU code and a person code, a projection head
+for the contrastive losses, and a decoder that rebuilds a face from (AU code, person code) for
+cross-identity reconstruction (CIR).
+"""
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from clp_jax.models import resnet
+
+# ImageNet statistics, as torchvision's pretrained ResNets expect (0-255 scale).
+MEAN = jnp.array([0.485, 0.456, 0.406]) * 255.0
+STD = jnp.array([0.229, 0.224, 0.225]) * 255.0
+
+
+def normalize(images: jax.Array) -> jax.Array:
+  """[..., 3] pixels in [0, 255] -> ImageNet-normalised float32."""
+  return (images.astype(jnp.float32) - MEAN) / STD
+
+
+class MLP(nn.Module):
+  features: Sequence[int]
+
+  @nn.compact
+  def __call__(self, x):
+    for i, f in enumerate(self.features):
+      x = nn.Dense(f, name=f"dense{i}")(x)
+      if i < len(self.features) - 1:
+        x = nn.relu(x)
+    return x
+
+
+class Decoder(nn.Module):
+  """(AU code, person code) [N, Da + Dp] -> image [N, size, size, 3] in [0, 1]."""
+  size: int = 32
+  width: int = 128
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, code):
+    x = nn.Dense(4 * 4 * self.width, dtype=self.dtype)(code).reshape(-1, 4, 4, self.width)
+    res, width = 4, self.width
+    while res < self.size:
+      x = jax.image.resize(x, (x.shape[0], 2 * res, 2 * res, x.shape[-1]), "nearest")
+      width = max(32, width // 2)
+      x = nn.relu(nn.Conv(width, (3, 3), dtype=self.dtype)(x))
+      res *= 2
+    return nn.sigmoid(nn.Conv(3, (3, 3), dtype=jnp.float32)(x))
+
+
+class CLPModel(nn.Module):
+  """Encoder + heads. `__call__` maps normalised images [N, H, W, 3] to a dict of
+  features [N, F], au [N, Da], person [N, Dp], proj [N, Dz]; `decode` rebuilds faces."""
+  depth: int = 18
+  au_dim: int = 128
+  person_dim: int = 128
+  proj_dim: int = 128
+  hidden: int = 512
+  decoder_size: int = 32
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    self.encoder = resnet.ResNet(self.depth, dtype=self.dtype)
+    self.au_head = MLP((self.hidden, self.au_dim))
+    self.person_head = MLP((self.hidden, self.person_dim))
+    self.projector = MLP((self.hidden, self.proj_dim))
+    self.decoder = Decoder(self.decoder_size, dtype=self.dtype)
+
+  def __call__(self, x, train: bool = False):
+    features = self.encoder(x, train=train)
+    au = self.au_head(features)
+    return {"features": features, "au": au, "person": self.person_head(features),
+            "proj": self.projector(au)}
+
+  def decode(self, au, person):
+    return self.decoder(jnp.concatenate([au, person], axis=-1))
+
+  def init_all(self, x):
+    """Touches every submodule, for `init`."""
+    out = self(x, train=False)
+    return out, self.decode(out["au"], out["person"])

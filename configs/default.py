@@ -1,0 +1,81 @@
+"""CLP pretraining on the embedded synthetic corpus: a 2-core CPU run of a few minutes.
+
+Run:
+  clp-pretrain --config configs/default.py --workdir runs/default
+Override anything, e.g.:
+  clp-pretrain --config configs/default.py --workdir runs/nocir --config.loss.cir=0 --config.loss.recon=0
+
+Pretrains on subjects of parts 1 and 2 only, so part 3's subjects stay unseen for evaluation.
+"""
+
+import ml_collections
+
+
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+  """arg: '' for the default run, 'runlocal' for a seconds-long smoke run."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.image_size = 64
+  c.global_batch_size = 8  # clips; each holds clip_length (8) frames
+  c.num_steps = 300
+  c.log_every = 10
+  c.checkpoint_every = 50
+  c.keep_checkpoints = 3
+  c.num_devices = ml_collections.FieldReference(None, field_type=int)  # None: every device
+  c.distributed = False  # jax.distributed.initialize() for multi-host runs
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = "synthetic_au"
+  c.data.config = "pretrain"
+  c.data.data_dir = "data"
+  c.data.split = "part1+part2"
+  c.data.shared_view = False
+  c.data.num_threads = 2
+  c.data.augment = ml_collections.ConfigDict(dict(
+      crop_scale=(0.75, 1.0), crop_ratio=(0.9, 1.1), flip=True,
+      brightness=0.25, contrast=0.25, saturation=0.25))
+
+  c.model = ml_collections.ConfigDict()
+  c.model.depth = 18
+  c.model.au_dim = 128
+  c.model.person_dim = 64
+  c.model.proj_dim = 128
+  c.model.hidden = 512
+  c.model.decoder_size = 32
+  c.model.dtype = "float32"
+
+  c.loss = ml_collections.ConfigDict()
+  c.loss.pos_window = 2.0         # frames (index units): neighbours this close are positives
+  c.loss.temporal_margin = 1.0    # weight of the margin loss on AU codes
+  c.loss.margin = 0.1             # margin per pos_window of extra temporal distance
+  c.loss.max_margin = 0.5
+  c.loss.infonce = 1.0            # weight of within-clip InfoNCE on projections
+  c.loss.cross_clip_negatives = False  # add other clips' frames as negatives (the shortcut)
+  c.loss.temperature = 0.1
+  c.loss.moco = 0.0               # weight of the momentum-encoder queue loss (off)
+  c.loss.moco_momentum = 0.99
+  c.loss.queue_size = 1024
+  c.loss.cir = 1.0                # cross-identity reconstruction: AU-code consistency weight
+  c.loss.cir_person_weight = 0.5
+  c.loss.recon = 1.0              # plain reconstruction weight
+  c.loss.cir_frames = 2           # frames per clip that go through CIR
+
+  c.optimizer = ml_collections.ConfigDict()
+  c.optimizer.name = "adamw"
+  c.optimizer.lr = 1e-3
+  c.optimizer.momentum = 0.9
+  c.optimizer.weight_decay = 1e-4
+  c.optimizer.warmup_steps = 20
+  c.optimizer.grad_clip = 1.0
+
+  if arg == "runlocal":
+    c.image_size = 32
+    c.num_steps = 6
+    c.log_every = 1
+    c.checkpoint_every = 2
+    c.model.hidden = 64
+    c.model.au_dim = c.model.person_dim = c.model.proj_dim = 32
+    c.model.decoder_size = 16
+  elif arg:
+    raise ValueError(f"Unknown config argument {arg!r}; use '' or 'runlocal'")
+  return c
