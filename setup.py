@@ -46,6 +46,7 @@ setup(
     entry_points={
         "console_scripts": [
             "clp-data=clp_jax.data.cli:main",
+            "clp-pretrain=clp_jax.pretrain_cli:main",
         ],
     },
 )

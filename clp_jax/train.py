@@ -1,0 +1,147 @@
+"""CLP pretraining: one readable loop, in banner-commented stages (big_vision style).
+
+mesh -> input -> model/optimizer -> sharded state -> step -> restore -> loop (log, checkpoint,
+NaN guard, preemption).
+"""
+
+import functools
+import json
+import os
+import signal
+
+from absl import logging
+import jax
+import tensorboardX
+import tqdm
+
+from clp_jax import checkpoint
+from clp_jax import sharding
+from clp_jax import step as step_lib
+from clp_jax.data import augment
+from clp_jax.data import pipeline
+from clp_jax.data import sources
+
+
+class NonFiniteLossError(FloatingPointError):
+  """The loss or a gradient became NaN/Inf; the run stopped without saving the bad state."""
+
+
+def train(config, workdir: str) -> step_lib.TrainState:
+  """Pretrains per config, checkpointing into workdir; resumes from workdir's latest checkpoint."""
+  # ----------------------------------------------------------------------------------- mesh
+  if config.distributed:
+    jax.distributed.initialize()
+  mesh = sharding.make_mesh(config.num_devices)
+  n_dev = mesh.devices.size
+  if config.global_batch_size % n_dev:
+    raise ValueError(f"config.global_batch_size={config.global_batch_size} clips does not split "
+                     f"over {n_dev} devices")
+  is_main = jax.process_index() == 0
+  os.makedirs(workdir, exist_ok=True)
+
+  # ---------------------------------------------------------------------------------- input
+  source, info = sources.open_source(config.data.name, config.data.config, config.data.split,
+                                     config.data.data_dir)
+  data = pipeline.pretrain_dataset(
+      source, global_batch_size=config.global_batch_size, seed=config.seed,
+      augment=augment.AugmentConfig.from_config(config.data.augment),
+      shared_view=config.data.shared_view, num_threads=config.data.num_threads)
+  data_iter = iter(data)
+
+  # ------------------------------------------------------------------ model and optimizer
+  model = step_lib.make_model(config)
+  tx = step_lib.make_optimizer(config)
+
+  # ------------------------------------------------------------------------ sharded state
+  init = functools.partial(step_lib.create_state, model=model, tx=tx, config=config)
+  rng = jax.random.key(config.seed)
+  abstract_state = jax.eval_shape(init, rng)
+  state_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), abstract_state)
+  batch_sharding = sharding.batch_sharding(mesh)
+
+  # --------------------------------------------------------------------------------- step
+  train_step = jax.jit(
+      functools.partial(step_lib.train_step, model=model, tx=tx, config=config),
+      in_shardings=(state_sharding, batch_sharding), out_shardings=(state_sharding, None),
+      donate_argnums=0)
+
+  # ------------------------------------------------------------------------------ restore
+  mngr = checkpoint.manager(workdir, config.keep_checkpoints)
+  latest = mngr.latest_step()
+  if latest is None:
+    state = jax.jit(init, out_shardings=state_sharding)(rng)
+    logging.info("Starting from scratch in %s", workdir)
+  else:
+    state, meta = checkpoint.restore(mngr, latest, abstract_state, state_sharding, data_iter)
+    logging.info("Resumed from step %d (written on %s devices) on %d devices", latest,
+                 meta.get("num_devices"), n_dev)
+  step = int(jax.device_get(state.step))
+  meta = {"config": json.loads(config.to_json()), "num_devices": n_dev,
+          "corpus": f"{config.data.name}/{config.data.config}", "aus": list(info.metadata["aus"])}
+
+  # ---------------------------------------------------------------------------- the loop
+  preempted = []
+  previous = signal.signal(signal.SIGTERM, lambda *_: preempted.append(True))
+  writer = tensorboardX.SummaryWriter(os.path.join(workdir, "tb")) if is_main else None
+  bar = tqdm.tqdm(total=config.num_steps, initial=step, desc="pretrain", disable=not is_main,
+                  dynamic_ncols=True)
+  history = []
+  try:
+    while step < config.num_steps:
+      batch = sharding.global_batch(next(data_iter), mesh)
+      state, metrics = train_step(state, batch)
+      if not bool(metrics["finite"]):  # fetched every step: a bad step must never be saved
+        mngr.wait_until_finished()
+        last = mngr.latest_step()
+        raise NonFiniteLossError(
+            f"Non-finite loss or gradient at step {step + 1} (loss={float(metrics['loss'])}, "
+            f"grad_norm={float(metrics['grad_norm'])}). The run stopped; the last good checkpoint "
+            f"is step {last} in {os.path.join(workdir, 'checkpoints')}. Lower "
+            f"config.optimizer.lr or check the input.")
+      step += 1
+      bar.update(1)
+      if step % config.log_every == 0 or step == config.num_steps:
+        scalars = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        history.append((step, scalars))
+        bar.set_postfix(loss=f"{scalars['loss']:.4f}")
+        if writer:
+          for k, v in scalars.items():
+            writer.add_scalar(f"train/{k}", v, step)
+          writer.add_scalar("train/steps_per_sec", bar.format_dict["rate"] or 0.0, step)
+      if step % config.checkpoint_every == 0 or step == config.num_steps or preempted:
+        checkpoint.save(mngr, step, state, data_iter, dict(meta, step=step), force=bool(preempted))
+      if preempted:
+        logging.warning("SIGTERM: saved step %d, exiting", step)
+        break
+  finally:
+    mngr.wait_until_finished()
+    mngr.close()
+    bar.close()
+    if writer:
+      writer.close()
+    signal.signal(signal.SIGTERM, previous)
+  if is_main and history:
+    first, last = history[0][1]["loss"], history[-1][1]["loss"]
+    print(f"pretrain: {step} steps, loss {first:.4f} (step {history[0][0]}) -> {last:.4f} "
+          f"(step {history[-1][0]}); checkpoints in {os.path.join(workdir, 'checkpoints')}")
+  return state
+
+
+def loss_history(workdir: str) -> list:
+  """(step, loss) pairs from the run's TensorBoard events, for tests and reports."""
+  from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+  import glob  # pylint: disable=g-import-not-at-top
+  import struct  # pylint: disable=g-import-not-at-top
+  out = []
+  for path in sorted(glob.glob(os.path.join(workdir, "tb", "events.*"))):
+    with open(path, "rb") as f:
+      data = f.read()
+    pos = 0
+    while pos + 12 <= len(data):
+      (length,) = struct.unpack("<Q", data[pos:pos + 8])
+      event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + length])
+      pos += 12 + length + 4
+      for v in event.summary.value:
+        if v.tag == "train/loss":
+          out.append((event.step, v.simple_value))
+  return sorted(out)
