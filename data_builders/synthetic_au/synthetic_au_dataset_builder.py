@@ -20,6 +20,11 @@ from data_builders.synthetic_au import video as video_lib
 
 NUM_PARTS = 3
 
+# A corpus that builds in seconds (6 subjects, 2 per part; 2 videos of 24 frames each), for
+# smoke runs and tests.
+TINY = dict(num_subjects=6, videos_per_subject=2, frames_per_video=24, image_size=64,
+            clip_length=4, clip_stride=2, clip_hop=4, label_stride=3)
+
 
 @dataclasses.dataclass
 class SyntheticAuConfig(tfds.core.BuilderConfig):
@@ -95,6 +100,9 @@ class SyntheticAu(tfds.core.GeneratorBasedBuilder):
       SyntheticAuConfig(name="labelled", description="Frames with AU labels for evaluation.",
                         kind="labelled"),
   ]
+  BUILDER_CONFIGS += [
+      SyntheticAuConfig(name=f"tiny_{c.kind}", description=f"A seconds-long {c.kind} corpus.",
+                        kind=c.kind, **TINY) for c in list(BUILDER_CONFIGS)]
   DEFAULT_CONFIG_NAME = "pretrain"
 
   def _info(self) -> tfds.core.DatasetInfo:

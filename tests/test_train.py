@@ -1,0 +1,168 @@
+"""Pretraining end to end on the tiny corpus: loss falls, resume is exact, guards hold."""
+
+import functools
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+from ml_collections import config_flags  # pylint: disable=unused-import
+
+from clp_jax import sharding
+from clp_jax import step as step_lib
+from clp_jax import train
+from clp_jax.data import pipeline
+from clp_jax.data import sources
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _load_config(name, arg=""):
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.spec_from_file_location(name, ROOT / "configs" / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+def tiny_run_config(data_dir, **overrides):
+  c = _load_config("default", "runlocal")
+  c.data.data_dir = data_dir
+  c.data.config = "tiny_pretrain"
+  c.data.split = "part1+part2+part3"
+  c.data.num_threads = 1
+  for key, value in overrides.items():
+    target = c
+    *path, leaf = key.split(".")
+    for p in path:
+      target = target[p]
+    target[leaf] = value
+  return c
+
+
+def _fixed_batch(config, mesh):
+  source, _ = sources.open_source("synthetic_au", config.data.config, "part3", config.data.data_dir)
+  ds = pipeline.pretrain_dataset(source, global_batch_size=8, seed=123,
+                                 shard=pipeline.shard_options(0, 1), num_threads=1)
+  return sharding.global_batch(next(iter(ds)), mesh)
+
+
+@pytest.mark.slow
+def test_loss_falls_on_eight_devices(tiny_data_dir, tmp_path):
+  config = tiny_run_config(tiny_data_dir, num_steps=12, checkpoint_every=100, **{"optimizer.lr": 3e-3})
+  state = train.train(config, str(tmp_path))
+  assert int(state.step) == 12
+  mesh = sharding.make_mesh()
+  model = step_lib.make_model(config)
+  tx = step_lib.make_optimizer(config)
+  init = jax.jit(functools.partial(step_lib.create_state, model=model, tx=tx, config=config))
+  batch = _fixed_batch(config, mesh)
+  loss = jax.jit(lambda s: step_lib.loss_fn(s.params, s, batch, model=model, config=config)[0])
+  before, after = float(loss(init(jax.random.key(config.seed)))), float(loss(state))
+  assert after < 0.9 * before, (before, after)
+  history = train.loss_history(str(tmp_path))
+  assert [s for s, _ in history] == list(range(1, 13))
+
+
+def _cli(workdir, data_dir, steps, devices, extra=()):
+  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+             JAX_PLATFORMS="cpu")
+  cmd = [sys.executable, "-m", "clp_jax.pretrain_cli", f"--config={ROOT}/configs/default.py:runlocal",
+         f"--workdir={workdir}", f"--config.data.data_dir={data_dir}",
+         "--config.data.config=tiny_pretrain", "--config.data.split=part1+part2+part3",
+         "--config.data.num_threads=1", f"--config.num_steps={steps}",
+         "--config.checkpoint_every=2", *extra]
+  return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          start_new_session=True, text=True)
+
+
+def _final_params(workdir, step):
+  mngr = ocp.CheckpointManager(os.path.join(workdir, "checkpoints"), item_names=("encoder",))
+  restored = mngr.restore(step, args=ocp.args.Composite(encoder=ocp.args.StandardRestore()))
+  return jax.tree.map(np.asarray, restored["encoder"])
+
+
+def _wait_for(path, proc, timeout=300):
+  deadline = time.time() + timeout
+  while time.time() < deadline and not path.exists():
+    assert proc.poll() is None, proc.stdout.read()
+    time.sleep(0.05)
+  assert path.exists(), f"{path} never appeared"
+
+
+@pytest.mark.slow
+def test_killed_and_resumed_run_equals_uninterrupted_run(tiny_data_dir, tmp_path):
+  straight, killed = tmp_path / "straight", tmp_path / "killed"
+  proc = _cli(straight, tiny_data_dir, 6, 2)
+  out = proc.communicate()[0]
+  assert proc.returncode == 0, out
+  proc = _cli(killed, tiny_data_dir, 6, 2)
+  _wait_for(killed / "checkpoints" / "2", proc)
+  os.killpg(proc.pid, signal.SIGKILL)
+  proc.wait()
+  assert not (killed / "checkpoints" / "6").exists()
+  proc = _cli(killed, tiny_data_dir, 6, 2)
+  out = proc.communicate()[0]
+  assert proc.returncode == 0, out
+  assert "Resumed from step" in out
+  a, b = _final_params(straight, 6), _final_params(killed, 6)
+  jax.tree.map(np.testing.assert_array_equal, a, b)
+
+
+@pytest.mark.slow
+def test_sigterm_saves_and_exits_cleanly(tiny_data_dir, tmp_path):
+  proc = _cli(tmp_path, tiny_data_dir, 1000, 1)
+  _wait_for(tmp_path / "checkpoints" / "2", proc)
+  os.killpg(proc.pid, signal.SIGTERM)
+  out = proc.communicate(timeout=120)[0]
+  assert proc.returncode == 0, out
+  saved = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+  assert saved[-1] >= 2 and saved[-1] < 1000
+  assert "SIGTERM: saved step" in out
+
+
+@pytest.mark.slow
+def test_checkpoint_from_eight_devices_restores_on_one(tiny_data_dir, tmp_path):
+  train.train(tiny_run_config(tiny_data_dir, num_steps=2, num_devices=8), str(tmp_path))
+  state = train.train(tiny_run_config(tiny_data_dir, num_steps=3, num_devices=1), str(tmp_path))
+  assert int(state.step) == 3
+  assert len(jax.tree.leaves(state.params)[0].sharding.device_set) == 1
+
+
+@pytest.mark.slow
+def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tiny_data_dir, tmp_path):
+  train.train(tiny_run_config(tiny_data_dir, num_steps=2), str(tmp_path))
+  bad = tiny_run_config(tiny_data_dir, num_steps=4, **{"loss.temperature": 0.0})
+  with pytest.raises(train.NonFiniteLossError, match="last good checkpoint is step 2"):
+    train.train(bad, str(tmp_path))
+  saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+  assert saved == ["2"]
+
+
+def test_voxceleb_config_builds_model_step_and_shardings(tiny_data_dir):
+  config = _load_config("voxceleb_pretrain", "chips=64")
+  assert config.global_batch_size == 2048 and config.optimizer.lr == pytest.approx(0.8)
+  assert config.distributed
+  # The real corpus lands later: swap the synthetic one in and shrink the batch to this machine.
+  config.data.data_dir, config.data.config = tiny_data_dir, "tiny_pretrain"
+  config.global_batch_size, config.image_size = 8, 64
+  mesh = sharding.make_mesh()
+  model, tx = step_lib.make_model(config), step_lib.make_optimizer(config)
+  init = functools.partial(step_lib.create_state, model=model, tx=tx, config=config)
+  abstract = jax.eval_shape(init, jax.random.key(0))
+  assert abstract.queue.shape == (65536, 128) and abstract.ema_params is not None
+  state_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), abstract)
+  step = jax.jit(functools.partial(step_lib.train_step, model=model, tx=tx, config=config),
+                 in_shardings=(state_sharding, sharding.batch_sharding(mesh)),
+                 out_shardings=(state_sharding, None))
+  batch = _fixed_batch(config, mesh)
+  lowered = step.lower(abstract, batch)
+  assert "bf16" in lowered.as_text()
+  with pytest.raises(ValueError, match="Unknown config arguments"):
+    _load_config("voxceleb_pretrain", "gpus=8")
