@@ -25,6 +25,8 @@ demo: .venv/.installed
 	.venv/bin/clp-data build synthetic_au --config labelled --data_dir $(DATA_DIR)
 	.venv/bin/clp-data stats synthetic_au --config pretrain --data_dir $(DATA_DIR)
 	.venv/bin/clp-data stats synthetic_au --config labelled --data_dir $(DATA_DIR)
+	.venv/bin/clp-pretrain --config configs/default.py --workdir $(WORKDIR)/clp \
+	    --config.data.data_dir=$(DATA_DIR)
 
 test: .venv-test/.installed
 	.venv-test/bin/python -m pytest $(PYTEST_ARGS)
@@ -34,7 +36,9 @@ test-quick: .venv-test/.installed
 	.venv-test/bin/python -m pytest $(PYTEST_ARGS) -m "not slow"
 
 bench: .venv/.installed
+	.venv/bin/python -m pip install -q -e ".[bench]"
 	.venv/bin/python benchmarks/input_pipeline.py --data_dir $(DATA_DIR)
+	.venv/bin/python benchmarks/train_step.py
 
 clean:
 	rm -rf .venv .venv-test $(DATA_DIR) runs

@@ -7,6 +7,7 @@ NaN guard, preemption).
 import functools
 import json
 import os
+import resource
 import signal
 
 from absl import logging
@@ -30,7 +31,13 @@ def train(config, workdir: str) -> step_lib.TrainState:
   """Pretrains per config, checkpointing into workdir; resumes from workdir's latest checkpoint."""
   # ----------------------------------------------------------------------------------- mesh
   if config.distributed:
-    jax.distributed.initialize()
+    # On TPU VMs and under SLURM JAX finds everything itself; elsewhere the coordinator comes
+    # from JAX_COORDINATOR_ADDRESS and the process layout from these two variables.
+    layout = {}
+    if "JAX_NUM_PROCESSES" in os.environ:
+      layout = dict(num_processes=int(os.environ["JAX_NUM_PROCESSES"]),
+                    process_id=int(os.environ["JAX_PROCESS_ID"]))
+    jax.distributed.initialize(**layout)
   mesh = sharding.make_mesh(config.num_devices)
   n_dev = mesh.devices.size
   if config.global_batch_size % n_dev:
@@ -122,8 +129,10 @@ def train(config, workdir: str) -> step_lib.TrainState:
     signal.signal(signal.SIGTERM, previous)
   if is_main and history:
     first, last = history[0][1]["loss"], history[-1][1]["loss"]
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"pretrain: {step} steps, loss {first:.4f} (step {history[0][0]}) -> {last:.4f} "
-          f"(step {history[-1][0]}); checkpoints in {os.path.join(workdir, 'checkpoints')}")
+          f"(step {history[-1][0]}); peak host memory {peak_gib:.2f} GiB; "
+          f"checkpoints in {os.path.join(workdir, 'checkpoints')}")
   return state
 
 

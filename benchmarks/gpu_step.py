@@ -1,0 +1,118 @@
+"""The full CLP train step on one accelerator: images/s and MFU, printed as a markdown table.
+
+  python benchmarks/gpu_step.py                       # ResNet-18, 112px, 32 clips x 8 frames, bf16
+  python benchmarks/gpu_step.py --image_size 224 --clips 32
+  python benchmarks/gpu_step.py --small               # a CPU smoke run of the script itself
+
+The batch is random pixels and views of the same shapes the pipeline yields, so the figure is the
+step alone (views, encoder, heads, losses, CIR decode + re-encode, optax). Model FLOPs come from
+XLA's cost analysis of the lowered (unoptimised) step; MFU divides the achieved FLOP/s by the chip's dense
+bf16 peak (H100/H200 SXM: 989 TFLOP/s), or by --peak_tflops.
+"""
+
+import argparse
+import functools
+import importlib.util
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from clp_jax import sharding
+from clp_jax import step as step_lib
+
+PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "TPU v5 lite": 197.0,
+                    "TPU v4": 275.0, "TPU v5p": 459.0}
+
+
+def _config(args):
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "default.py")
+  spec = importlib.util.spec_from_file_location("clp_default_config", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  c = module.get_config("runlocal" if args.small else "")
+  c.image_size = args.image_size
+  c.global_batch_size = args.clips
+  c.model.depth = args.depth
+  c.model.dtype = args.dtype
+  c.num_steps = 1000
+  return c
+
+
+def _batch(clips, k, stored, rng):
+  views = np.tile(np.array([0, 0, stored, stored, 0, 1, 1, 1], np.float32), (clips, k, 1))
+  views[..., :4] += rng.uniform(-8, 0, (clips, k, 4)) * np.array([-1, -1, 1, 1])
+  return {"clip": rng.integers(0, 256, (clips, k, stored, stored, 3), dtype=np.uint8),
+          "view": views.astype(np.float32),
+          "frame_index": np.tile(np.arange(k, dtype=np.int32) * 2, (clips, 1)),
+          "subject_id": np.arange(clips, dtype=np.int32),
+          "video_key": np.arange(clips, dtype=np.int32)}
+
+
+def model_flops(lowered) -> float:
+  """FLOPs of one step from the HLO before optimisation: after it, GPU convolutions are cuDNN
+  custom calls that XLA's cost analysis counts as zero."""
+  cost = lowered.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float(cost.get("flops", float("nan")))
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__)
+  parser.add_argument("--depth", type=int, default=18)
+  parser.add_argument("--image_size", type=int, default=112)
+  parser.add_argument("--stored_size", type=int, default=128, help="decoded frame side")
+  parser.add_argument("--clips", type=int, default=32)
+  parser.add_argument("--frames", type=int, default=8)
+  parser.add_argument("--dtype", default="bfloat16")
+  parser.add_argument("--steps", type=int, default=20)
+  parser.add_argument("--peak_tflops", type=float, default=None)
+  parser.add_argument("--small", action="store_true")
+  args = parser.parse_args()
+  if args.small:
+    args.image_size, args.clips, args.steps, args.stored_size = 48, 2, 2, 64
+  config = _config(args)
+  device = jax.devices()[0]
+  mesh = sharding.make_mesh(1)
+  model, tx = step_lib.make_model(config), step_lib.make_optimizer(config)
+  init = functools.partial(step_lib.create_state, model=model, tx=tx, config=config)
+  abstract = jax.eval_shape(init, jax.random.key(0))
+  state_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), abstract)
+  state = jax.jit(init, out_shardings=state_sharding)(jax.random.key(0))
+  step = jax.jit(functools.partial(step_lib.train_step, model=model, tx=tx, config=config),
+                 in_shardings=(state_sharding, sharding.batch_sharding(mesh)),
+                 out_shardings=(state_sharding, None), donate_argnums=0)
+  batch = sharding.global_batch(_batch(args.clips, args.frames, args.stored_size,
+                                       np.random.default_rng(0)), mesh)
+  start = time.perf_counter()
+  lowered = step.lower(state, batch)
+  compiled = lowered.compile()
+  compile_s = time.perf_counter() - start
+  flops = model_flops(lowered)
+  for _ in range(3):
+    state, metrics = compiled(state, batch)
+  jax.block_until_ready(metrics)
+  start = time.perf_counter()
+  for _ in range(args.steps):
+    state, metrics = compiled(state, batch)
+  jax.block_until_ready(metrics)
+  dt = (time.perf_counter() - start) / args.steps
+  frames = args.clips * args.frames
+  peak = args.peak_tflops or next((v for k, v in PEAK_BF16_TFLOPS.items() if k in device.device_kind),
+                                  float("nan"))
+  mem = device.memory_stats() or {}
+  print(f"\ndevice: {device.device_kind} ({device.platform}); jax {jax.__version__}; ResNet-{args.depth} "
+        f"{args.image_size}px, {args.clips} clips x {args.frames} frames, {args.dtype}; "
+        f"compile {compile_s:.1f} s; loss {float(metrics['loss']):.4f}\n")
+  print("| device | step ms | frames/s | model TFLOP/step | achieved TFLOP/s | MFU | peak memory GiB |")
+  print("|---|---|---|---|---|---|---|")
+  achieved = flops / dt / 1e12
+  print(f"| {device.device_kind} | {dt * 1e3:.1f} | {frames / dt:,.0f} | {flops / 1e12:.3f} | "
+        f"{achieved:.1f} | {achieved / peak:.1%} | "
+        f"{mem.get('peak_bytes_in_use', float('nan')) / 2**30:.2f} |")
+
+
+if __name__ == "__main__":
+  main()
