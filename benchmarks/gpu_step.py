@@ -51,12 +51,15 @@ def _batch(clips, k, stored, rng):
           "video_key": np.arange(clips, dtype=np.int32)}
 
 
-def model_flops(lowered) -> float:
-  """FLOPs of one step from the HLO before optimisation: after it, GPU convolutions are cuDNN
-  custom calls that XLA's cost analysis counts as zero."""
-  cost = lowered.cost_analysis()
+def model_flops(fn, *args) -> float:
+  """FLOPs of one step, counted by XLA on the step lowered for the CPU: the count is a property
+  of the program, and on GPU the convolutions become cuDNN custom calls that count as zero."""
+  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), args)
+  cost = jax.jit(fn).trace(*abstract).lower(lowering_platforms=("cpu",)).cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  return float(cost.get("flops", float("nan")))
+  # jax 0.11.2 with CUDA returned None here (seen on an H200): then pass --flops_per_step,
+  # counted with this script on a CPU machine for the same shapes (--count_flops).
+  return float(cost["flops"]) if cost else float("nan")
 
 
 def main():
@@ -70,6 +73,10 @@ def main():
   parser.add_argument("--steps", type=int, default=20)
   parser.add_argument("--peak_tflops", type=float, default=None)
   parser.add_argument("--small", action="store_true")
+  parser.add_argument("--flops_per_step", type=float, default=None,
+                      help="model FLOPs of one step, where XLA's count is unavailable")
+  parser.add_argument("--count_flops", action="store_true",
+                      help="print the step's FLOP count and exit (runs anywhere)")
   args = parser.parse_args()
   if args.small:
     args.image_size, args.clips, args.steps, args.stored_size = 48, 2, 2, 64
@@ -90,7 +97,11 @@ def main():
   lowered = step.lower(state, batch)
   compiled = lowered.compile()
   compile_s = time.perf_counter() - start
-  flops = model_flops(lowered)
+  flops = args.flops_per_step or model_flops(
+      functools.partial(step_lib.train_step, model=model, tx=tx, config=config), state, batch)
+  if args.count_flops:
+    print(f"flops_per_step {flops:.6g}")
+    return
   for _ in range(3):
     state, metrics = compiled(state, batch)
   jax.block_until_ready(metrics)

@@ -77,7 +77,7 @@ def jax_step(args):
 
 def torch_step(args):
   import torch  # pylint: disable=g-import-not-at-top
-  from benchmarks import torch_clp  # pylint: disable=g-import-not-at-top
+  import torch_clp  # pylint: disable=g-import-not-at-top  (beside this script)
   torch.manual_seed(0)
   model = torch_clp.CLPModel()
   opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
