@@ -47,6 +47,8 @@ setup(
         "console_scripts": [
             "clp-data=clp_jax.data.cli:main",
             "clp-pretrain=clp_jax.pretrain_cli:main",
+            "clp-export=clp_jax.export:main",
+            "clp-eval=clp_jax.eval_cli:main",
         ],
     },
 )

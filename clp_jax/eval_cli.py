@@ -1,0 +1,135 @@
+"""clp-eval: the standard AU protocol for exported encoders, with baselines, as a report.
+
+  clp-eval --encoder exports/clp --encoder exports/clp_nocir \\
+      --config configs/eval/synthetic_au.py --workdir runs/eval
+
+Writes report.json, report.md and f1_per_au.png into --workdir and prints the table. Every report
+holds the baselines of config.baselines next to the encoders given: `random_init` (the same
+architecture untrained) and `supervised` (the same architecture trained on the training folds'
+labels: the upper bound).
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import numpy as np
+from ml_collections import config_flags
+import tqdm
+
+from clp_jax import evaluate
+from clp_jax import export
+from clp_jax import metrics
+from clp_jax import report as report_lib
+from clp_jax import supervised
+from clp_jax.data import sources
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "An eval config (configs/eval/*.py).")
+_ENCODERS = flags.DEFINE_multi_string("encoder", [], "Exported encoder directories (clp-export).")
+_NAMES = flags.DEFINE_multi_string("name", [], "Display names of the encoders, in order.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Where the report goes.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def _check_architecture(infos):
+  archs = {(i["architecture"], i["input_size"]) for i in infos}
+  if len(archs) > 1:
+    raise ValueError(f"Encoders of different architectures or input sizes {sorted(archs)}: the "
+                     f"baselines need one architecture; evaluate them in separate runs")
+
+
+def _seen_unseen(result, info, data):
+  """Adds seen/unseen F1: folds whose test part the encoder was pretrained on, or not."""
+  split = info.get("config", {}).get("data", {}).get("split", "")
+  seen_parts = {int(p.strip()[4:]) for p in split.split("+") if p.strip().startswith("part")}
+  seen = [f["mean_f1"] for f in result["folds"] if f["fold"] in seen_parts]
+  unseen = [f["mean_f1"] for f in result["folds"] if f["fold"] not in seen_parts]
+  if seen and unseen:
+    result["seen_mean_f1"], result["unseen_mean_f1"] = float(np.mean(seen)), float(np.mean(unseen))
+    result["pretrained_on_parts"] = sorted(seen_parts)
+
+
+def run(config, encoders, names, workdir) -> dict:
+  if len(names) not in (0, len(encoders)):
+    raise ValueError(f"{len(names)} --name flags for {len(encoders)} --encoder flags")
+  loaded = [export.load(d) for d in encoders]
+  infos = [i for _, i in loaded]
+  if not loaded and "random_init" not in config.baselines:
+    raise ValueError("Nothing to evaluate: give --encoder or a baseline")
+  _check_architecture(infos)
+  depth = infos[0]["depth"] if infos else config.depth
+  size = infos[0]["input_size"] if infos else config.image_size
+
+  source, info = sources.open_source(config.data.name, config.data.config, config.data.split,
+                                     config.data.data_dir)
+  aus = list(config.aus) if config.aus else list(info.metadata["aus"])
+  data = evaluate.load_labelled(source, info.metadata["aus"]).select_aus(aus)
+  logging.info("%d frames, %d subjects, AUs %s", len(data.labels), len(set(data.subjects)), aus)
+  evaluate.folds(data)  # fail early on a bad split
+
+  probe = dict(config.probe)
+  results = []
+  candidates = [(n or os.path.basename(os.path.normpath(d)), v, i)
+                for (v, i), d, n in zip(loaded, encoders, names or [None] * len(encoders))]
+  if "random_init" in config.baselines:
+    template = export.encoder_template(depth, 128, 512, size)
+    v = jax.jit(lambda k: {
+        **export.resnet.ResNet(depth).init(k, jax.numpy.zeros((1, size, size, 3))),
+        "au_head": jax.tree.map(jax.numpy.zeros_like, template["au_head"])})(jax.random.key(config.seed))
+    candidates.append(("random_init", v, {"depth": depth, "input_size": size}))
+  for name, variables, inf in tqdm.tqdm(candidates, desc="encoders"):
+    feats = evaluate.extract_features(variables, inf, data.images, config.batch_size, config.features)
+    result = {"encoder": name, **evaluate.cross_validate(feats, data, probe)}
+    if "config" in inf:
+      result["source_step"] = inf.get("source_step")
+      _seen_unseen(result, inf, data)
+    results.append(result)
+  if "supervised" in config.baselines:
+    folds = []
+    for k, train, test in tqdm.tqdm(evaluate.folds(data), desc="supervised folds"):
+      pred = supervised.train_and_predict(
+          data.images[train], data.labels[train], data.images[test], depth=depth, image_size=size,
+          steps=config.supervised.steps, batch_size=config.supervised.batch_size,
+          lr=config.supervised.lr, seed=config.seed)
+      f1 = metrics.f1_scores(pred, data.labels[test])["f1"]
+      folds.append({"fold": k, "test_subjects": [str(s) for s in sorted(set(data.subjects[test]))],
+                    "mean_f1": float(np.mean(f1)),
+                    "per_au_f1": {f"AU{a}": float(v) for a, v in zip(aus, f1)}})
+    results.append({"encoder": "supervised",
+                    "mean_f1": float(np.mean([f["mean_f1"] for f in folds])),
+                    "per_au_f1": {f"AU{a}": float(np.mean([f["per_au_f1"][f"AU{a}"] for f in folds]))
+                                  for a in aus},
+                    "folds": folds})
+  report = {"corpus": f"{config.data.name}/{config.data.config}", "protocol": config.protocol,
+            "aus": [f"AU{a}" for a in aus], "results": results,
+            "features": config.features, "probe": probe, "num_frames": int(len(data.labels))}
+  text = report_lib.write(report, workdir)
+  print(text)
+  print(f"clp-eval: wrote report.json, report.md and f1_per_au.png to {workdir}")
+  return report
+
+
+def _main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  config = _CONFIG.value
+  if config.protocol != "linear":
+    print(f"clp-eval: error: protocol {config.protocol!r} is not available yet (only 'linear')",
+          file=sys.stderr)
+    sys.exit(2)
+  try:
+    run(config, _ENCODERS.value, _NAMES.value, _WORKDIR.value)
+  except (FileNotFoundError, ValueError) as e:
+    print(f"clp-eval: error: {e}", file=sys.stderr)
+    sys.exit(2)
+
+
+def main():
+  app.run(_main)
+
+
+if __name__ == "__main__":
+  main()

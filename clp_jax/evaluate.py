@@ -1,0 +1,150 @@
+"""The AU protocol: subject-exclusive 3-fold cross-validation, one binary task per AU.
+
+Fold k tests on part k and trains on the two other parts. Protocol `linear`: frozen encoder,
+a logistic layer per AU on standardised features, class-balanced, trained with optax; F1 of the
+positive class at probability 0.5 per AU, the mean over AUs, averaged over folds. Unknown labels
+are masked in training and in scoring.
+"""
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from clp_jax import metrics
+from clp_jax.data import augment
+from clp_jax.models import clp as clp_model
+from clp_jax.models import resnet
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelledSet:
+  """Frames of a labelled corpus: images [N, H, W, 3] uint8, labels [N, A] int8, subjects [N],
+  parts [N] (1..3), aus (FACS numbers of the label columns)."""
+  images: np.ndarray
+  labels: np.ndarray
+  subjects: np.ndarray
+  parts: np.ndarray
+  aus: tuple
+
+  def select_aus(self, aus) -> "LabelledSet":
+    missing = [a for a in aus if a not in self.aus]
+    if missing:
+      raise ValueError(f"The corpus has no labels for AU{', AU'.join(map(str, missing))}; "
+                       f"it has AUs {list(self.aus)}")
+    cols = [self.aus.index(a) for a in aus]
+    return dataclasses.replace(self, labels=self.labels[:, cols], aus=tuple(aus))
+
+
+def load_labelled(source, aus) -> LabelledSet:
+  """Decodes every record of a labelled TFDS source."""
+  records = [source[i] for i in range(len(source))]
+  images = np.stack([augment.decode_jpeg(r["image"]) for r in records])
+  return LabelledSet(images=images,
+                     labels=np.stack([np.asarray(r["au_occurrence"], np.int8) for r in records]),
+                     subjects=np.array([int(r["subject_id"]) for r in records]),
+                     parts=np.array([int(r["part"]) for r in records]), aus=tuple(aus))
+
+
+def folds(data: LabelledSet) -> list:
+  """[(k, train_mask, test_mask)] for k = 1..3; checks the split is subject-exclusive."""
+  out = []
+  for k in (1, 2, 3):
+    test = data.parts == k
+    train = ~test
+    if not test.any() or not train.any():
+      raise ValueError(f"Fold {k} is empty: no frames of part {k} (or of the other parts); "
+                       f"parts present: {sorted(set(data.parts.tolist()))}")
+    shared = set(data.subjects[train]) & set(data.subjects[test])
+    if shared:
+      raise ValueError(f"Subjects {sorted(shared)} are in both the train and test parts of fold {k}")
+    out.append((k, train, test))
+  return out
+
+
+@functools.partial(jax.jit, static_argnames=("depth", "size", "kind"))
+def _features(variables, images, *, depth, size, kind):
+  views = jnp.broadcast_to(jnp.asarray(augment.identity_view(images.shape[1], images.shape[2])),
+                           images.shape[:1] + (augment.VIEW_DIM,))
+  x = clp_model.normalize(augment.device_views(images, views, size))
+  feats = resnet.ResNet(depth).apply({"params": variables["params"],
+                                      "batch_stats": variables["batch_stats"]}, x, train=False)
+  if kind == "au_code":
+    feats = clp_model.MLP((variables["au_head"]["dense0"]["kernel"].shape[1],
+                           variables["au_head"]["dense1"]["kernel"].shape[1])).apply(
+                               {"params": variables["au_head"]}, feats)
+  return feats
+
+
+def extract_features(variables, info, images, batch_size=128, kind="backbone") -> np.ndarray:
+  """Frozen features of images [N, H, W, 3] uint8 -> [N, F] float32."""
+  if kind not in ("backbone", "au_code"):
+    raise ValueError(f"features must be 'backbone' or 'au_code', got {kind!r}")
+  out = []
+  for i in range(0, len(images), batch_size):
+    chunk = images[i:i + batch_size]
+    pad = batch_size - len(chunk)  # one compiled shape for every batch
+    if pad:
+      chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
+    f = _features(variables, jnp.asarray(chunk), depth=info["depth"], size=info["input_size"],
+                  kind=kind)
+    out.append(np.asarray(f)[:batch_size - pad])
+  return np.concatenate(out)
+
+
+@functools.partial(jax.jit, static_argnames=("steps",))
+def _fit_logistic(x, y, known, *, steps, lr, weight_decay):
+  """Independent class-balanced logistic regressions, one per label column: W [F, A], b [A]."""
+  n_pos = jnp.sum(known * y, 0)
+  n_neg = jnp.sum(known * (1 - y), 0)
+  n = n_pos + n_neg
+  w_pos = n / jnp.maximum(2 * n_pos, 1)
+  w_neg = n / jnp.maximum(2 * n_neg, 1)
+  weight = known * jnp.where(y > 0, w_pos, w_neg)
+  params = {"w": jnp.zeros((x.shape[1], y.shape[1])), "b": jnp.zeros((y.shape[1],))}
+  tx = optax.adamw(lr, weight_decay=weight_decay)
+
+  def loss(p):
+    logits = x @ p["w"] + p["b"]
+    bce = optax.sigmoid_binary_cross_entropy(logits, y)
+    return jnp.sum(weight * bce) / jnp.maximum(jnp.sum(known), 1)
+
+  def body(_, carry):
+    p, s = carry
+    g = jax.grad(loss)(p)
+    u, s = tx.update(g, s, p)
+    return optax.apply_updates(p, u), s
+
+  p, _ = jax.lax.fori_loop(0, steps, body, (params, tx.init(params)))
+  return p
+
+
+def linear_probe(train_x, train_y, test_x, steps=300, lr=1e-2, weight_decay=1e-4) -> np.ndarray:
+  """Fits on (train_x [N, F], train_y [N, A] int with unknowns) and predicts test_x -> [M, A] bool."""
+  mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+  known = ((train_y == 0) | (train_y == 1)).astype(np.float32)
+  y = (train_y == 1).astype(np.float32)
+  p = _fit_logistic(jnp.asarray((train_x - mean) / std), jnp.asarray(y), jnp.asarray(known),
+                    steps=steps, lr=lr, weight_decay=weight_decay)
+  logits = ((test_x - mean) / std) @ np.asarray(p["w"]) + np.asarray(p["b"])
+  return logits > 0.0  # sigmoid(logit) > 0.5
+
+
+def cross_validate(features: np.ndarray, data: LabelledSet, probe: dict) -> dict:
+  """3-fold subject-exclusive linear-probe results for one encoder's features [N, F]."""
+  results = []
+  for k, train, test in folds(data):
+    pred = linear_probe(features[train], data.labels[train], features[test], **probe)
+    f1 = metrics.f1_scores(pred, data.labels[test])["f1"]
+    if np.isnan(f1).any():
+      bad = [f"AU{a}" for a, v in zip(data.aus, f1) if np.isnan(v)]
+      raise ValueError(f"Fold {k} has no known labels for {bad}: its F1 would be undefined")
+    results.append({"fold": k, "test_subjects": [str(s) for s in sorted(set(data.subjects[test]))],
+                    "mean_f1": float(np.mean(f1)),
+                    "per_au_f1": {f"AU{a}": float(v) for a, v in zip(data.aus, f1)}})
+  per_au = {f"AU{a}": float(np.mean([r["per_au_f1"][f"AU{a}"] for r in results])) for a in data.aus}
+  return {"mean_f1": float(np.mean([r["mean_f1"] for r in results])), "per_au_f1": per_au,
+          "folds": results}

@@ -1,0 +1,63 @@
+"""Evaluation reports: report.json (the contract later tools read), report.md, f1_per_au.png."""
+
+import json
+import os
+
+import numpy as np
+
+
+def markdown(report: dict) -> str:
+  aus = report["aus"]
+  lines = [f"# AU detection: {report['corpus']}, protocol `{report['protocol']}`", "",
+           "3-fold subject-exclusive cross-validation; F1 of the positive class at probability 0.5,"
+           " mean over AUs, averaged over folds.", "",
+           "| encoder | mean F1 | " + " | ".join(aus) + " |",
+           "|---|---|" + "---|" * len(aus)]
+  for r in report["results"]:
+    lines.append(f"| {r['encoder']} | **{r['mean_f1']:.3f}** | "
+                 + " | ".join(f"{r['per_au_f1'][a]:.3f}" for a in aus) + " |")
+  if any("seen_mean_f1" in r for r in report["results"]):
+    lines += ["", "Subjects seen in pretraining vs unseen (test folds by whether their part was in "
+              "the encoder's pretraining split):", "",
+              "| encoder | seen F1 | unseen F1 | drop |", "|---|---|---|---|"]
+    for r in report["results"]:
+      if "seen_mean_f1" in r:
+        lines.append(f"| {r['encoder']} | {r['seen_mean_f1']:.3f} | {r['unseen_mean_f1']:.3f} | "
+                     f"{r['seen_mean_f1'] - r['unseen_mean_f1']:+.3f} |")
+  lines += ["", "| encoder | " + " | ".join(f"fold {f['fold']}" for f in report["results"][0]["folds"])
+            + " |", "|---|" + "---|" * len(report["results"][0]["folds"])]
+  for r in report["results"]:
+    lines.append(f"| {r['encoder']} | " + " | ".join(f"{f['mean_f1']:.3f}" for f in r["folds"]) + " |")
+  return "\n".join(lines) + "\n"
+
+
+def plot(report: dict, path: str) -> None:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  aus, results = report["aus"], report["results"]
+  x = np.arange(len(aus))
+  width = 0.8 / len(results)
+  fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(aus) * max(1, len(results) / 2)), 3.5))
+  for i, r in enumerate(results):
+    ax.bar(x + i * width - 0.4 + width / 2, [r["per_au_f1"][a] for a in aus], width,
+           label=f"{r['encoder']} ({r['mean_f1']:.3f})")
+  ax.set_xticks(x, aus)
+  ax.set_ylabel("F1")
+  ax.set_ylim(0, 1)
+  ax.set_title(f"{report['corpus']}: per-AU F1, {report['protocol']} protocol")
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def write(report: dict, workdir: str) -> str:
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, "report.json"), "w") as f:
+    json.dump(report, f, indent=2)
+  text = markdown(report)
+  with open(os.path.join(workdir, "report.md"), "w") as f:
+    f.write(text)
+  plot(report, os.path.join(workdir, "f1_per_au.png"))
+  return text

@@ -1,0 +1,79 @@
+"""The supervised upper bound: the same encoder trained end to end on the training folds' labels.
+
+A ResNet + one logistic layer per AU, class-balanced binary cross-entropy (unknown labels masked),
+random views as in pretraining, AdamW. Predictions on the test fold come from its own head.
+"""
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from clp_jax.data import augment
+from clp_jax.models import clp as clp_model
+from clp_jax.models import resnet
+
+
+class Classifier(nn.Module):
+  depth: int
+  num_aus: int
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    return nn.Dense(self.num_aus)(resnet.ResNet(self.depth, name="encoder")(x, train=train))
+
+
+def train_and_predict(train_images, train_labels, test_images, *, depth, image_size, steps,
+                      batch_size, lr, seed=0) -> np.ndarray:
+  """Trains on (images [N, H, W, 3] uint8, labels [N, A] int with unknowns), predicts test
+  images -> [M, A] bool."""
+  model = Classifier(depth, train_labels.shape[1])
+  rng = np.random.default_rng(seed)
+  known = ((train_labels == 0) | (train_labels == 1)).astype(np.float32)
+  y = (train_labels == 1).astype(np.float32)
+  n_pos, n_neg = (known * y).sum(0), (known * (1 - y)).sum(0)
+  w_pos = jnp.asarray((n_pos + n_neg) / np.maximum(2 * n_pos, 1))
+  w_neg = jnp.asarray((n_pos + n_neg) / np.maximum(2 * n_neg, 1))
+  variables = model.init(jax.random.key(seed), jnp.zeros((1, image_size, image_size, 3)))
+  tx = optax.adamw(optax.warmup_cosine_decay_schedule(0.0, lr, max(1, steps // 10), steps), 1e-4)
+  opt_state = tx.init(variables["params"])
+  h, w = train_images.shape[1:3]
+
+  @jax.jit
+  def step(params, batch_stats, opt_state, images, views, labels, mask):
+    def loss_fn(p):
+      x = clp_model.normalize(augment.device_views(images, views, image_size))
+      logits, upd = model.apply({"params": p, "batch_stats": batch_stats}, x, train=True,
+                                mutable=["batch_stats"])
+      weight = mask * jnp.where(labels > 0, w_pos, w_neg)
+      loss = jnp.sum(weight * optax.sigmoid_binary_cross_entropy(logits, labels))
+      return loss / jnp.maximum(jnp.sum(mask), 1), upd["batch_stats"]
+    (loss, bs), g = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    u, opt_state = tx.update(g, opt_state, params)
+    return optax.apply_updates(params, u), bs, opt_state, loss
+
+  params, batch_stats = variables["params"], variables["batch_stats"]
+  cfg = augment.AugmentConfig()
+  for _ in range(steps):
+    idx = rng.choice(len(train_images), batch_size, replace=False)
+    views = augment.draw_views(batch_size, h, w, cfg, rng)
+    params, batch_stats, opt_state, _ = step(params, batch_stats, opt_state, train_images[idx],
+                                             views, y[idx], known[idx])
+
+  @functools.partial(jax.jit)
+  def predict(images):
+    views = jnp.broadcast_to(jnp.asarray(augment.identity_view(h, w)), images.shape[:1] + (augment.VIEW_DIM,))
+    x = clp_model.normalize(augment.device_views(images, views, image_size))
+    return model.apply({"params": params, "batch_stats": batch_stats}, x, train=False) > 0
+
+  out = []
+  for i in range(0, len(test_images), batch_size):
+    chunk = test_images[i:i + batch_size]
+    pad = batch_size - len(chunk)
+    if pad:
+      chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
+    out.append(np.asarray(predict(jnp.asarray(chunk)))[:batch_size - pad])
+  return np.concatenate(out)

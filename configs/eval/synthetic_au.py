@@ -1,0 +1,32 @@
+"""AU evaluation on the synthetic corpus's labelled frames: 3-fold subject-exclusive linear probe.
+
+Run:
+  clp-eval --encoder exports/clp --config configs/eval/synthetic_au.py --workdir runs/eval
+"""
+
+import ml_collections
+
+
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+  """arg: '' (the full labelled corpus) or 'tiny' (the seconds-long tiny corpus, for tests)."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.protocol = "linear"  # 'finetune' comes later
+  c.features = "backbone"  # or 'au_code' (the AU head's output)
+  c.aus = ()  # empty: every AU the corpus labels
+  c.batch_size = 128
+  c.depth = 18  # architecture of the baselines when no encoder is given
+  c.image_size = 80
+  c.baselines = ("random_init", "supervised")
+  c.data = ml_collections.ConfigDict(dict(name="synthetic_au", config="labelled", data_dir="data",
+                                          split="part1+part2+part3"))
+  c.probe = ml_collections.ConfigDict(dict(steps=300, lr=1e-2, weight_decay=1e-4))
+  c.supervised = ml_collections.ConfigDict(dict(steps=150, batch_size=64, lr=1e-3))
+  if arg == "tiny":
+    c.data.config = "tiny_labelled"
+    c.batch_size = 32
+    c.image_size = 32
+    c.supervised.steps, c.supervised.batch_size = 3, 8
+  elif arg:
+    raise ValueError(f"Unknown config argument {arg!r}; use '' or 'tiny'")
+  return c
