@@ -117,9 +117,13 @@ def load(directory: str) -> tuple:
     info = json.load(f)
   template = encoder_template(info["depth"], info["au_code_dim"], info["au_head_hidden"],
                               info["input_size"])
-  with ocp.StandardCheckpointer() as ckptr:
-    variables = ckptr.restore(os.path.abspath(os.path.join(directory, "encoder")),
-                              _single_device(template))
+  try:
+    with ocp.StandardCheckpointer() as ckptr:
+      variables = ckptr.restore(os.path.abspath(os.path.join(directory, "encoder")),
+                                _single_device(template))
+  except (ValueError, KeyError) as e:
+    raise ValueError(f"The weights in {directory}/encoder do not match encoder.json's "
+                     f"{info['architecture']} (AU code {info['au_code_dim']}-d): {e}") from e
   return variables, info
 
 
