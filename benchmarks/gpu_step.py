@@ -12,14 +12,13 @@ bf16 peak (H100/H200 SXM: 989 TFLOP/s), or by --peak_tflops.
 
 import argparse
 import functools
-import importlib.util
 import os
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from clp_jax import config_files
 from clp_jax import sharding
 from clp_jax import step as step_lib
 
@@ -29,10 +28,7 @@ PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "T
 
 def _config(args):
   path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "default.py")
-  spec = importlib.util.spec_from_file_location("clp_default_config", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  c = module.get_config("runlocal" if args.small else "")
+  c = config_files.load(path, "runlocal" if args.small else "")
   c.image_size = args.image_size
   c.global_batch_size = args.clips
   c.model.depth = args.depth

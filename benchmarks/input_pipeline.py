@@ -15,7 +15,6 @@ import os
 import time
 
 import jax
-import numpy as np
 
 from clp_jax.data import augment
 from clp_jax.data import pipeline

@@ -13,13 +13,13 @@ peak (cores x clock x 32 FLOP/cycle: two 8-wide FMA units; 64 where AVX-512 is p
 
 import argparse
 import functools
-import importlib.util
 import os
 import time
 
 import jax
 import numpy as np
 
+from clp_jax import config_files
 from clp_jax import sharding
 from clp_jax import step as step_lib
 
@@ -38,12 +38,8 @@ def cpu_peak_gflops() -> tuple:
 
 
 def jax_step(args):
-  spec = importlib.util.spec_from_file_location(
-      "clp_default_config", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs",
-                                         "default.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  c = module.get_config()
+  c = config_files.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs",
+                                     "default.py"))
   c.image_size, c.global_batch_size = args.image_size, args.clips
   mesh = sharding.make_mesh(1)
   model, tx = step_lib.make_model(c), step_lib.make_optimizer(c)

@@ -79,20 +79,25 @@ def _features(variables, images, *, depth, size, kind):
   return feats
 
 
+def batched_apply(fn, images: np.ndarray, batch_size: int) -> np.ndarray:
+  """fn over images [N, ...] in batches of batch_size; the last batch is zero-padded so that
+  fn compiles once. Returns fn's outputs concatenated, [N, ...]."""
+  out = []
+  for i in range(0, len(images), batch_size):
+    chunk = images[i:i + batch_size]
+    pad = batch_size - len(chunk)
+    if pad:
+      chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
+    out.append(np.asarray(fn(jnp.asarray(chunk)))[:batch_size - pad])
+  return np.concatenate(out)
+
+
 def extract_features(variables, info, images, batch_size=128, kind="backbone") -> np.ndarray:
   """Frozen features of images [N, H, W, 3] uint8 -> [N, F] float32."""
   if kind not in ("backbone", "au_code"):
     raise ValueError(f"features must be 'backbone' or 'au_code', got {kind!r}")
-  out = []
-  for i in range(0, len(images), batch_size):
-    chunk = images[i:i + batch_size]
-    pad = batch_size - len(chunk)  # one compiled shape for every batch
-    if pad:
-      chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
-    f = _features(variables, jnp.asarray(chunk), depth=info["depth"], size=info["input_size"],
-                  kind=kind)
-    out.append(np.asarray(f)[:batch_size - pad])
-  return np.concatenate(out)
+  fn = functools.partial(_features, variables, depth=info["depth"], size=info["input_size"], kind=kind)
+  return batched_apply(fn, images, batch_size)
 
 
 @functools.partial(jax.jit, static_argnames=("steps",))

@@ -4,14 +4,13 @@ A ResNet + one logistic layer per AU, class-balanced binary cross-entropy (unkno
 random views as in pretraining, AdamW. Predictions on the test fold come from its own head.
 """
 
-import functools
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from clp_jax import evaluate
 from clp_jax.data import augment
 from clp_jax.models import clp as clp_model
 from clp_jax.models import resnet
@@ -63,17 +62,10 @@ def train_and_predict(train_images, train_labels, test_images, *, depth, image_s
     params, batch_stats, opt_state, _ = step(params, batch_stats, opt_state, train_images[idx],
                                              views, y[idx], known[idx])
 
-  @functools.partial(jax.jit)
+  @jax.jit
   def predict(images):
     views = jnp.broadcast_to(jnp.asarray(augment.identity_view(h, w)), images.shape[:1] + (augment.VIEW_DIM,))
     x = clp_model.normalize(augment.device_views(images, views, image_size))
     return model.apply({"params": params, "batch_stats": batch_stats}, x, train=False) > 0
 
-  out = []
-  for i in range(0, len(test_images), batch_size):
-    chunk = test_images[i:i + batch_size]
-    pad = batch_size - len(chunk)
-    if pad:
-      chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
-    out.append(np.asarray(predict(jnp.asarray(chunk)))[:batch_size - pad])
-  return np.concatenate(out)
+  return evaluate.batched_apply(predict, test_images, batch_size)

@@ -12,8 +12,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
-from ml_collections import config_flags  # pylint: disable=unused-import
 
+from clp_jax import config_files
 from clp_jax import sharding
 from clp_jax import step as step_lib
 from clp_jax import train
@@ -24,11 +24,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _load_config(name, arg=""):
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  spec = importlib.util.spec_from_file_location(name, ROOT / "configs" / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+  return config_files.load(str(ROOT / "configs" / f"{name}.py"), arg)
 
 
 def tiny_run_config(data_dir, **overrides):

@@ -7,7 +7,6 @@ and never needs TensorFlow.
 import importlib
 import os
 
-import tensorflow_datasets as tfds
 
 # corpus name -> "module:Class" of its TFDS builder (imported on demand, so an unused builder's
 # dependencies are never needed).
