@@ -5,13 +5,11 @@ import os
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("CLP_BUILD_WORKERS", "2")
 
-import pathlib  # pylint: disable=g-import-not-at-top
 
 import pytest  # pylint: disable=g-import-not-at-top
 
 from data_builders.synthetic_au import synthetic_au_dataset_builder as sau  # pylint: disable=g-import-not-at-top
 
-REAL_VIDEOS = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real_videos"
 
 TINY = sau.TINY
 

@@ -34,6 +34,7 @@ def _labelled(tiny_data_dir):
   return evaluate.load_labelled(source, info.metadata["aus"])
 
 
+@pytest.mark.slow
 def test_export_round_trip_gives_identical_features(pretrained, tiny_data_dir):
   state, _, out = pretrained
   variables, info = export.load(out)
@@ -78,6 +79,7 @@ def test_linear_probe_separates_separable_features():
   assert (pred == y[300:].astype(bool)).mean() > 0.97
 
 
+@pytest.mark.slow
 def test_tiny_end_to_end_eval_writes_the_report(pretrained, tiny_data_dir, tmp_path):
   _, _, out = pretrained
   config = _load_config("eval/synthetic_au", "tiny")
@@ -97,6 +99,7 @@ def test_tiny_end_to_end_eval_writes_the_report(pretrained, tiny_data_dir, tmp_p
   assert clp["pretrained_on_parts"] == [1, 2] and "unseen_mean_f1" in clp
 
 
+@pytest.mark.slow
 def test_bad_encoder_directories_are_clear_errors(pretrained, tmp_path):
   _, workdir, out = pretrained
   with pytest.raises(FileNotFoundError, match="not an exported encoder"):
