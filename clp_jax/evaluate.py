@@ -16,6 +16,7 @@ import optax
 
 from clp_jax import metrics
 from clp_jax.data import augment
+from clp_jax.data import pipeline
 from clp_jax.models import clp as clp_model
 from clp_jax.models import resnet
 
@@ -39,14 +40,12 @@ class LabelledSet:
     return dataclasses.replace(self, labels=self.labels[:, cols], aus=tuple(aus))
 
 
-def load_labelled(source, aus) -> LabelledSet:
-  """Decodes every record of a labelled TFDS source."""
-  records = [source[i] for i in range(len(source))]
-  images = np.stack([augment.decode_jpeg(r["image"]) for r in records])
-  return LabelledSet(images=images,
-                     labels=np.stack([np.asarray(r["au_occurrence"], np.int8) for r in records]),
-                     subjects=np.array([int(r["subject_id"]) for r in records]),
-                     parts=np.array([int(r["part"]) for r in records]), aus=tuple(aus))
+def load_labelled(source, aus, num_threads: int = 2) -> LabelledSet:
+  """Every frame of a labelled TFDS source, decoded by the grain frames pipeline."""
+  batches = list(pipeline.frames_dataset(source, batch_size=256, num_threads=num_threads))
+  cat = lambda k: np.concatenate([b[k] for b in batches])
+  return LabelledSet(images=cat("image"), labels=cat("au_occurrence"), subjects=cat("subject_id"),
+                     parts=cat("part"), aus=tuple(aus))
 
 
 def folds(data: LabelledSet) -> list:

@@ -84,7 +84,7 @@ class FrameTransform(grain.transforms.Map):
   """Decodes one labelled frame for evaluation (no augmentation).
 
   Output: image [H, W, 3] uint8 (as stored), au_occurrence [A] int8 (-1 = unknown),
-  subject_id int32.
+  subject_id int32, part int32.
   """
 
   def map(self, record):
@@ -92,6 +92,7 @@ class FrameTransform(grain.transforms.Map):
         "image": augment_lib.decode_jpeg(record["image"]),
         "au_occurrence": np.asarray(record["au_occurrence"], np.int8),
         "subject_id": np.int32(record["subject_id"]),
+        "part": np.int32(record["part"]),
     }
 
 
@@ -120,7 +121,8 @@ def frames_dataset(source, *, batch_size: int, shard=None,
                    num_threads: int = 4) -> grain.IterDataset:
   """One ordered pass over labelled frames (evaluation); the last batch may be short.
 
-  Yields {"image": [B, H, W, 3] uint8, "au_occurrence": [B, A] int8, "subject_id": [B] int32}.
+  Yields {"image": [B, H, W, 3] uint8, "au_occurrence": [B, A] int8, "subject_id": [B] int32,
+  "part": [B] int32}.
   """
   shard = shard or grain.sharding.NoSharding()
   ds = grain.MapDataset.source(source)[shard.shard_index::shard.shard_count]
