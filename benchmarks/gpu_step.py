@@ -11,7 +11,6 @@ bf16 peak (H100/H200 SXM: 989 TFLOP/s), or by --peak_tflops.
 """
 
 import argparse
-import functools
 import os
 import time
 
@@ -79,22 +78,15 @@ def main():
   config = _config(args)
   device = jax.devices()[0]
   mesh = sharding.make_mesh(1)
-  model, tx = step_lib.make_model(config), step_lib.make_optimizer(config)
-  init = functools.partial(step_lib.create_state, model=model, tx=tx, config=config)
-  abstract = jax.eval_shape(init, jax.random.key(0))
-  state_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), abstract)
-  state = jax.jit(init, out_shardings=state_sharding)(jax.random.key(0))
-  step = jax.jit(functools.partial(step_lib.train_step, model=model, tx=tx, config=config),
-                 in_shardings=(state_sharding, sharding.batch_sharding(mesh)),
-                 out_shardings=(state_sharding, None), donate_argnums=0)
+  clp = step_lib.sharded_step(config, mesh)
+  state, step = clp.init(jax.random.key(0)), clp.step
   batch = sharding.global_batch(_batch(args.clips, args.frames, args.stored_size,
                                        np.random.default_rng(0)), mesh)
   start = time.perf_counter()
   lowered = step.lower(state, batch)
   compiled = lowered.compile()
   compile_s = time.perf_counter() - start
-  flops = args.flops_per_step or model_flops(
-      functools.partial(step_lib.train_step, model=model, tx=tx, config=config), state, batch)
+  flops = args.flops_per_step or model_flops(clp.step_fn, state, batch)
   if args.count_flops:
     print(f"flops_per_step {flops:.6g}")
     return

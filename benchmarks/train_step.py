@@ -42,13 +42,8 @@ def jax_step(args):
                                      "default.py"))
   c.image_size, c.global_batch_size = args.image_size, args.clips
   mesh = sharding.make_mesh(1)
-  model, tx = step_lib.make_model(c), step_lib.make_optimizer(c)
-  init = functools.partial(step_lib.create_state, model=model, tx=tx, config=c)
-  state_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), jax.eval_shape(init, jax.random.key(0)))
-  state = jax.jit(init, out_shardings=state_sharding)(jax.random.key(0))
-  step = jax.jit(functools.partial(step_lib.train_step, model=model, tx=tx, config=c),
-                 in_shardings=(state_sharding, sharding.batch_sharding(mesh)),
-                 out_shardings=(state_sharding, None), donate_argnums=0)
+  clp = step_lib.sharded_step(c, mesh)
+  state, step = clp.init(jax.random.key(0)), clp.step
   rng = np.random.default_rng(0)
   k, s = args.frames, args.stored_size
   batch = sharding.global_batch({

@@ -7,8 +7,9 @@
       --> optax update (skipped, and flagged, when the loss or a gradient is not finite)
 """
 
+import dataclasses
 import functools
-from typing import Any
+from typing import Any, Callable
 
 import flax
 import jax
@@ -16,6 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from clp_jax import losses
+from clp_jax import sharding
 from clp_jax.data import augment
 from clp_jax.models import clp as clp_model
 
@@ -155,3 +157,32 @@ def train_step(state: TrainState, batch, *, model, tx, config):
   new = jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, state)
   metrics = dict(metrics, grad_norm=grad_norm, finite=finite.astype(jnp.float32))
   return new, metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardedStep:
+  """Everything a loop (or a benchmark) needs to run CLP on a mesh.
+
+  init(rng) makes the state already replicated over the mesh; step(state, batch) is jitted with
+  the state replicated, the batch split over `data`, and the state donated. step_fn is the plain
+  function behind step, for lowering elsewhere (FLOP counts).
+  """
+  model: Any
+  tx: Any
+  abstract_state: TrainState
+  state_sharding: Any
+  init: Callable
+  step: Callable
+  step_fn: Callable
+
+
+def sharded_step(config, mesh) -> ShardedStep:
+  model, tx = make_model(config), make_optimizer(config)
+  init = functools.partial(create_state, model=model, tx=tx, config=config)
+  abstract = jax.eval_shape(init, jax.random.key(0))
+  state_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), abstract)
+  step_fn = functools.partial(train_step, model=model, tx=tx, config=config)
+  step = jax.jit(step_fn, in_shardings=(state_sharding, sharding.batch_sharding(mesh)),
+                 out_shardings=(state_sharding, None), donate_argnums=0)
+  return ShardedStep(model, tx, abstract, state_sharding,
+                     jax.jit(init, out_shardings=state_sharding), step, step_fn)

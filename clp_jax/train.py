@@ -4,7 +4,6 @@ mesh -> input -> model/optimizer -> sharded state -> step -> restore -> loop (lo
 NaN guard, preemption).
 """
 
-import functools
 import json
 import os
 import resource
@@ -55,31 +54,19 @@ def train(config, workdir: str) -> step_lib.TrainState:
       shared_view=config.data.shared_view, num_threads=config.data.num_threads)
   data_iter = iter(data)
 
-  # ------------------------------------------------------------------ model and optimizer
-  model = step_lib.make_model(config)
-  tx = step_lib.make_optimizer(config)
-
-  # ------------------------------------------------------------------------ sharded state
-  init = functools.partial(step_lib.create_state, model=model, tx=tx, config=config)
+  # ------------------------------------------- model, optimizer, sharded state and step
+  clp = step_lib.sharded_step(config, mesh)
   rng = jax.random.key(config.seed)
-  abstract_state = jax.eval_shape(init, rng)
-  state_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), abstract_state)
-  batch_sharding = sharding.batch_sharding(mesh)
-
-  # --------------------------------------------------------------------------------- step
-  train_step = jax.jit(
-      functools.partial(step_lib.train_step, model=model, tx=tx, config=config),
-      in_shardings=(state_sharding, batch_sharding), out_shardings=(state_sharding, None),
-      donate_argnums=0)
 
   # ------------------------------------------------------------------------------ restore
   mngr = checkpoint.manager(workdir, config.keep_checkpoints)
   latest = mngr.latest_step()
   if latest is None:
-    state = jax.jit(init, out_shardings=state_sharding)(rng)
+    state = clp.init(rng)
     logging.info("Starting from scratch in %s", workdir)
   else:
-    state, meta = checkpoint.restore(mngr, latest, abstract_state, state_sharding, data_iter)
+    state, meta = checkpoint.restore(mngr, latest, clp.abstract_state, clp.state_sharding,
+                                     data_iter)
     logging.info("Resumed from step %d (written on %s devices) on %d devices", latest,
                  meta.get("num_devices"), n_dev)
   step = int(jax.device_get(state.step))
@@ -96,7 +83,7 @@ def train(config, workdir: str) -> step_lib.TrainState:
   try:
     while step < config.num_steps:
       batch = sharding.global_batch(next(data_iter), mesh)
-      state, metrics = train_step(state, batch)
+      state, metrics = clp.step(state, batch)
       if not bool(metrics["finite"]):  # fetched every step: a bad step must never be saved
         mngr.wait_until_finished()
         last = mngr.latest_step()

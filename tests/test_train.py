@@ -1,6 +1,5 @@
 """Pretraining end to end on the tiny corpus: loss falls, resume is exact, guards hold."""
 
-import functools
 import os
 import pathlib
 import signal
@@ -55,12 +54,10 @@ def test_loss_falls_on_eight_devices(tiny_data_dir, tmp_path):
   state = train.train(config, str(tmp_path))
   assert int(state.step) == 12
   mesh = sharding.make_mesh()
-  model = step_lib.make_model(config)
-  tx = step_lib.make_optimizer(config)
-  init = jax.jit(functools.partial(step_lib.create_state, model=model, tx=tx, config=config))
+  clp = step_lib.sharded_step(config, mesh)
   batch = _fixed_batch(config, mesh)
-  loss = jax.jit(lambda s: step_lib.loss_fn(s.params, s, batch, model=model, config=config)[0])
-  before, after = float(loss(init(jax.random.key(config.seed)))), float(loss(state))
+  loss = jax.jit(lambda s: step_lib.loss_fn(s.params, s, batch, model=clp.model, config=config)[0])
+  before, after = float(loss(clp.init(jax.random.key(config.seed)))), float(loss(state))
   assert after < 0.9 * before, (before, after)
   history = train.loss_history(str(tmp_path))
   assert [s for s, _ in history] == list(range(1, 13))
@@ -149,16 +146,11 @@ def test_voxceleb_config_builds_model_step_and_shardings(tiny_data_dir):
   config.data.data_dir, config.data.config = tiny_data_dir, "tiny_pretrain"
   config.global_batch_size, config.image_size = 8, 64
   mesh = sharding.make_mesh()
-  model, tx = step_lib.make_model(config), step_lib.make_optimizer(config)
-  init = functools.partial(step_lib.create_state, model=model, tx=tx, config=config)
-  abstract = jax.eval_shape(init, jax.random.key(0))
+  clp = step_lib.sharded_step(config, mesh)
+  abstract = clp.abstract_state
   assert abstract.queue.shape == (65536, 128) and abstract.ema_params is not None
-  state_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), abstract)
-  step = jax.jit(functools.partial(step_lib.train_step, model=model, tx=tx, config=config),
-                 in_shardings=(state_sharding, sharding.batch_sharding(mesh)),
-                 out_shardings=(state_sharding, None))
   batch = _fixed_batch(config, mesh)
-  lowered = step.lower(abstract, batch)
+  lowered = clp.step.lower(abstract, batch)
   assert "bf16" in lowered.as_text()
   with pytest.raises(ValueError, match="Unknown config arguments"):
     _load_config("voxceleb_pretrain", "gpus=8")
