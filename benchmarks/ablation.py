@@ -1,0 +1,161 @@
+"""CLP's switches, one pretraining each, judged by the AU protocol: prints the ablation table.
+
+  python benchmarks/ablation.py --workdir runs/ablation --steps 200              # demo budget, CPU
+  python benchmarks/ablation.py --workdir runs/ablation_long --steps 2000 --parallel 10 \\
+      --eval_arg long                                                            # an accelerator
+
+Every variant is `configs/default.py` with a few `--config.*` overrides (VARIANTS below), pretrained
+by `clp-pretrain` in its own process (up to --parallel at once: on one GPU the small steps of
+several runs overlap), exported with `clp-export`, and all are evaluated together by `clp-eval`'s
+`run` (3-fold subject-exclusive linear probe, random_init and supervised baselines). A run past
+--budget_s gets SIGTERM, which saves a checkpoint and exits, and the table says at which step it
+stopped; rerunning the same command resumes every unfinished run.
+
+Columns: mean F1 over the 14 AUs; `gap` = (F1 - random_init) / (supervised - random_init), the share
+of the gap to the supervised upper bound closed; seen - unseen F1 (the drop CIR should shrink);
+the first and last logged loss.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+
+# name -> (what it tests, config overrides)
+VARIANTS = {
+    "clp": ("CLP: temporal margin + within-clip InfoNCE + CIR", []),
+    "no_cir": ("CLP without cross-identity reconstruction", ["loss.cir=0", "loss.recon=0"]),
+    "no_margin": ("CLP without the temporal margin loss", ["loss.temporal_margin=0"]),
+    "no_infonce": ("CLP without within-clip InfoNCE", ["loss.infonce=0"]),
+    "infonce_within": ("within-clip InfoNCE alone",
+                       ["loss.temporal_margin=0", "loss.cir=0", "loss.recon=0"]),
+    "infonce_cross_clip": ("InfoNCE with other clips' frames as negatives, alone",
+                           ["loss.temporal_margin=0", "loss.cir=0", "loss.recon=0",
+                            "loss.cross_clip_negatives=True"]),
+    "clp_cross_clip": ("CLP + other clips' frames as negatives", ["loss.cross_clip_negatives=True"]),
+    "clp_moco": ("CLP + momentum encoder and queue", ["loss.moco=1.0"]),
+    "clp_shared_view": ("CLP, one augmentation per clip instead of per frame",
+                        ["data.shared_view=True"]),
+    "clp_batch32": ("CLP, 32 clips per step instead of 8", ["global_batch_size=32"]),
+    "clp_window4": ("CLP, positives up to 4 frames apart instead of 2", ["loss.pos_window=4.0"]),
+    "clp_temp05": ("CLP, InfoNCE temperature 0.5 instead of 0.1", ["loss.temperature=0.5"]),
+}
+
+
+def _pretrain_cmd(name, args):
+  cmd = [sys.executable, "-m", "clp_jax.pretrain_cli", "--config",
+         os.path.join(ROOT, "configs", "default.py"), "--workdir", os.path.join(args.workdir, name),
+         f"--config.num_steps={args.steps}", f"--config.data.data_dir={args.data_dir}",
+         f"--config.data.num_threads={args.num_threads}",
+         f"--config.checkpoint_every={max(50, args.steps // 4)}"]
+  return cmd + [f"--config.{o}" for o in VARIANTS[name][1]]
+
+
+def pretrain_all(names, args):
+  """Runs the pretrainings, --parallel at a time; SIGTERM at --budget_s. Returns {name: seconds}."""
+  pending, running, took = list(names), {}, {}
+  start = time.time()
+  env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false", PYTHONUNBUFFERED="1")
+  env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+  os.makedirs(args.workdir, exist_ok=True)
+  while pending or running:
+    while pending and len(running) < args.parallel:
+      name = pending.pop(0)
+      log = open(os.path.join(args.workdir, f"{name}.log"), "a")
+      running[name] = (subprocess.Popen(_pretrain_cmd(name, args), stdout=log, stderr=log, env=env),
+                       time.time(), log)
+    for name, (proc, t0, log) in list(running.items()):
+      if args.budget_s and time.time() - start > args.budget_s and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)  # saves a checkpoint and exits
+        proc.wait()
+      if proc.poll() is not None:
+        log.close()
+        took[name] = time.time() - t0
+        if proc.returncode:
+          print(f"ablation: {name} failed (exit {proc.returncode}); see "
+                f"{os.path.join(args.workdir, name + '.log')}", file=sys.stderr)
+        del running[name]
+    time.sleep(1.0)
+  return took
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+  p.add_argument("--workdir", required=True)
+  p.add_argument("--data_dir", default="data")
+  p.add_argument("--steps", type=int, default=200)
+  p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names of VARIANTS")
+  p.add_argument("--parallel", type=int, default=1, help="pretrainings at once")
+  p.add_argument("--num_threads", type=int, default=2, help="input threads per pretraining")
+  p.add_argument("--budget_s", type=float, default=0, help="SIGTERM pretrainings after this (0: none)")
+  p.add_argument("--eval_arg", default="", help="argument of configs/eval/synthetic_au.py")
+  p.add_argument("--features", default="backbone", choices=["backbone", "au_code"],
+                 help="au_code: the AU head's output; baselines then come from the backbone run's "
+                      "ablation_backbone.json in --workdir, if there")
+  p.add_argument("--skip_pretrain", action="store_true", help="evaluate the runs as they are")
+  args = p.parse_args()
+  names = args.variants.split(",")
+  unknown = [n for n in names if n not in VARIANTS]
+  if unknown:
+    p.error(f"unknown variants {unknown}; known: {list(VARIANTS)}")
+
+  took = {} if args.skip_pretrain else pretrain_all(names, args)
+  import jax  # pylint: disable=g-import-not-at-top  (after the children: they own the accelerator)
+  from clp_jax import config_files, eval_cli, export, train  # pylint: disable=g-import-not-at-top
+  exported, infos = [], {}
+  for name in names:
+    try:
+      infos[name] = export.export(os.path.join(args.workdir, name),
+                                  os.path.join(args.workdir, "export", name))
+      exported.append(name)
+    except FileNotFoundError as e:
+      print(f"ablation: {name} has no checkpoint: {e}", file=sys.stderr)
+  config = config_files.load(os.path.join(ROOT, "configs", "eval", "synthetic_au.py"), args.eval_arg)
+  config.data.data_dir = args.data_dir
+  config.features = args.features
+  reference = os.path.join(args.workdir, "ablation_backbone.json")
+  if args.features == "au_code":
+    config.baselines = ()  # an untrained AU head is not a baseline
+  t0 = time.time()
+  report = eval_cli.run(config, [os.path.join(args.workdir, "export", n) for n in exported],
+                        exported, os.path.join(args.workdir, "eval"))
+  eval_s = time.time() - t0
+  by_name = {r["encoder"]: r for r in report["results"]}
+  if args.features == "au_code" and os.path.exists(reference):
+    with open(reference) as f:
+      ref = json.load(f)
+    by_name.update({r["encoder"]: r for r in ref["report"]["results"]
+                    if r["encoder"] in ("random_init", "supervised")})
+    took = took or ref.get("pretrain_s", {})
+  base = by_name.get("random_init", {}).get("mean_f1", float("nan"))
+  top = by_name.get("supervised", {}).get("mean_f1", float("nan"))
+
+  lines = [f"Ablation on synthetic_au ({args.steps} steps of configs/default.py, {jax.devices()[0].device_kind}"
+           f", features `{args.features}`; random_init {base:.3f}, supervised {top:.3f}):", "",
+           "| variant | what it tests | steps | loss first -> last | mean F1 | gap closed | "
+           "seen - unseen | pretrain s |", "|---|---|---|---|---|---|---|---|"]
+  for name in exported:
+    r = by_name[name]
+    hist = train.loss_history(os.path.join(args.workdir, name))
+    loss = f"{hist[0][1]:.2f} -> {hist[-1][1]:.2f}" if hist else "-"
+    gap = (r["mean_f1"] - base) / (top - base) if top != base else float("nan")
+    drop = r.get("seen_mean_f1", float("nan")) - r.get("unseen_mean_f1", float("nan"))
+    lines.append(f"| {name} | {VARIANTS[name][0]} | {infos[name]['source_step']} | {loss} | "
+                 f"{r['mean_f1']:.3f} | {gap:+.0%} | {drop:+.3f} | {took.get(name, 0):.0f} |")
+  lines += ["", f"Evaluation took {eval_s:.0f} s."]
+  text = "\n".join(lines) + "\n"
+  print(text)
+  with open(os.path.join(args.workdir, f"ablation_{args.features}.md"), "w") as f:
+    f.write(text)
+  with open(os.path.join(args.workdir, f"ablation_{args.features}.json"), "w") as f:
+    json.dump({"steps": args.steps, "pretrain_s": took, "eval_s": eval_s, "report": report}, f, indent=1)
+
+
+if __name__ == "__main__":
+  main()
