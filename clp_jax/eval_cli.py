@@ -2,6 +2,11 @@
 
   clp-eval --encoder exports/clp --encoder exports/clp_nocir \\
       --config configs/eval/synthetic_au.py --workdir runs/eval
+  clp-eval --encoder exports/clp --config configs/eval/synthetic_au.py:finetune --workdir runs/ft
+
+Protocols (config.protocol): `linear` (frozen encoder, a logistic layer per AU on its features)
+and `finetune` (the encoder and a fresh AU layer trained end to end on the training folds, for
+config.finetune.steps; random_init is then the same training from untrained weights).
 
 Writes report.json, report.md and f1_per_au.png into --workdir and prints the table. Every report
 holds the baselines of config.baselines next to the encoders given: `random_init` (the same
@@ -11,6 +16,8 @@ labels: the upper bound).
 
 import os
 import sys
+
+PROTOCOLS = ("linear", "finetune")
 
 from absl import app
 from absl import flags
@@ -52,7 +59,27 @@ def _seen_unseen(result, info, data):
     result["pretrained_on_parts"] = sorted(seen_parts)
 
 
+def _end_to_end(data, aus, *, depth, size, train_cfg, seed, encoder=None) -> dict:
+  """3-fold results of training (from scratch, or fine-tuning encoder) end to end on each fold."""
+  folds = []
+  for k, train, test in evaluate.folds(data):
+    pred = supervised.train_and_predict(
+        data.images[train], data.labels[train], data.images[test], depth=depth, image_size=size,
+        steps=train_cfg.steps, batch_size=train_cfg.batch_size, lr=train_cfg.lr, seed=seed,
+        encoder=encoder)
+    f1 = metrics.f1_scores(pred, data.labels[test])["f1"]
+    folds.append({"fold": k, "test_subjects": [str(s) for s in sorted(set(data.subjects[test]))],
+                  "mean_f1": float(np.mean(f1)),
+                  "per_au_f1": {f"AU{a}": float(v) for a, v in zip(aus, f1)}})
+  return {"mean_f1": float(np.mean([f["mean_f1"] for f in folds])),
+          "per_au_f1": {f"AU{a}": float(np.mean([f["per_au_f1"][f"AU{a}"] for f in folds]))
+                        for a in aus},
+          "folds": folds}
+
+
 def run(config, encoders, names, workdir) -> dict:
+  if config.protocol not in PROTOCOLS:
+    raise ValueError(f"config.protocol must be one of {PROTOCOLS}, got {config.protocol!r}")
   if len(names) not in (0, len(encoders)):
     raise ValueError(f"{len(names)} --name flags for {len(encoders)} --encoder flags")
   loaded = [export.load(d) for d in encoders]
@@ -80,32 +107,31 @@ def run(config, encoders, names, workdir) -> dict:
         **export.resnet.ResNet(depth).init(k, jax.numpy.zeros((1, size, size, 3))),
         "au_head": jax.tree.map(jax.numpy.zeros_like, template["au_head"])})(jax.random.key(config.seed))
     candidates.append(("random_init", v, {"depth": depth, "input_size": size}))
-  for name, variables, inf in tqdm.tqdm(candidates, desc="encoders"):
-    feats = evaluate.extract_features(variables, inf, data.images, config.batch_size, config.features)
-    result = {"encoder": name, **evaluate.cross_validate(feats, data, probe)}
+  for name, variables, inf in tqdm.tqdm(candidates, desc=f"encoders ({config.protocol})"):
+    if config.protocol == "linear":
+      feats = evaluate.extract_features(variables, inf, data.images, config.batch_size,
+                                        config.features)
+      result = {"encoder": name, **evaluate.cross_validate(feats, data, probe)}
+    else:
+      result = {"encoder": name, **_end_to_end(data, aus, depth=depth, size=size,
+                                               train_cfg=config.finetune, seed=config.seed,
+                                               encoder=variables)}
     if "config" in inf:
       result["source_step"] = inf.get("source_step")
       _seen_unseen(result, inf, data)
     results.append(result)
   if "supervised" in config.baselines:
-    folds = []
-    for k, train, test in tqdm.tqdm(evaluate.folds(data), desc="supervised folds"):
-      pred = supervised.train_and_predict(
-          data.images[train], data.labels[train], data.images[test], depth=depth, image_size=size,
-          steps=config.supervised.steps, batch_size=config.supervised.batch_size,
-          lr=config.supervised.lr, seed=config.seed)
-      f1 = metrics.f1_scores(pred, data.labels[test])["f1"]
-      folds.append({"fold": k, "test_subjects": [str(s) for s in sorted(set(data.subjects[test]))],
-                    "mean_f1": float(np.mean(f1)),
-                    "per_au_f1": {f"AU{a}": float(v) for a, v in zip(aus, f1)}})
-    results.append({"encoder": "supervised",
-                    "mean_f1": float(np.mean([f["mean_f1"] for f in folds])),
-                    "per_au_f1": {f"AU{a}": float(np.mean([f["per_au_f1"][f"AU{a}"] for f in folds]))
-                                  for a in aus},
-                    "folds": folds})
+    logging.info("Supervised baseline: %d steps per fold", config.supervised.steps)
+    results.append({"encoder": "supervised", **_end_to_end(
+        data, aus, depth=depth, size=size, train_cfg=config.supervised, seed=config.seed)})
   report = {"corpus": f"{config.data.name}/{config.data.config}", "protocol": config.protocol,
             "aus": [f"AU{a}" for a in aus], "results": results,
-            "features": config.features, "probe": probe, "num_frames": int(len(data.labels))}
+            "num_frames": int(len(data.labels)),
+            "supervised_steps": int(config.supervised.steps)}
+  if config.protocol == "linear":
+    report.update(features=config.features, probe=probe)
+  else:
+    report["finetune"] = dict(config.finetune)
   text = report_lib.write(report, workdir)
   print(text)
   print(f"clp-eval: wrote report.json, report.md and f1_per_au.png to {workdir}")
@@ -116,10 +142,6 @@ def _main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   config = _CONFIG.value
-  if config.protocol != "linear":
-    print(f"clp-eval: error: protocol {config.protocol!r} is not available yet (only 'linear')",
-          file=sys.stderr)
-    sys.exit(2)
   try:
     run(config, _ENCODERS.value, _NAMES.value, _WORKDIR.value)
   except (FileNotFoundError, ValueError) as e:

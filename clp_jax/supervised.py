@@ -1,7 +1,8 @@
-"""The supervised upper bound: the same encoder trained end to end on the training folds' labels.
+"""End-to-end AU training of a ResNet + one logistic layer per AU: the supervised upper bound
+(from scratch) and the `finetune` protocol (from a given encoder's weights).
 
-A ResNet + one logistic layer per AU, class-balanced binary cross-entropy (unknown labels masked),
-random views as in pretraining, AdamW. Predictions on the test fold come from its own head.
+Class-balanced binary cross-entropy (unknown labels masked), random views as in pretraining,
+AdamW with warmup and cosine decay. Predictions on the test fold come from the trained head.
 """
 
 import flax.linen as nn
@@ -25,10 +26,27 @@ class Classifier(nn.Module):
     return nn.Dense(self.num_aus)(resnet.ResNet(self.depth, name="encoder")(x, train=train))
 
 
+def _with_encoder(variables, encoder):
+  """variables with the ResNet's params and statistics replaced by encoder's (same structure)."""
+  for col in ("params", "batch_stats"):
+    want = jax.tree.map(lambda x: (x.shape, x.dtype), variables[col]["encoder"])
+    got = jax.tree.map(lambda x: (tuple(x.shape), jnp.dtype(x.dtype)), encoder[col])
+    if jax.tree.structure(want) != jax.tree.structure(got) or want != got:
+      raise ValueError(f"The encoder's {col} do not fit this ResNet: the exported encoder is of "
+                       f"another architecture than the one being fine-tuned")
+  return {"params": {**variables["params"], "encoder": encoder["params"]},
+          "batch_stats": {**variables["batch_stats"], "encoder": encoder["batch_stats"]}}
+
+
 def train_and_predict(train_images, train_labels, test_images, *, depth, image_size, steps,
-                      batch_size, lr, seed=0) -> np.ndarray:
+                      batch_size, lr, seed=0, encoder=None) -> np.ndarray:
   """Trains on (images [N, H, W, 3] uint8, labels [N, A] int with unknowns), predicts test
-  images -> [M, A] bool."""
+  images -> [M, A] bool.
+
+  encoder: None trains from scratch; else variables {"params", "batch_stats"} of a ResNet of this
+  depth (an exported encoder) that the whole network starts from (fine-tuning); the AU head
+  always starts fresh.
+  """
   model = Classifier(depth, train_labels.shape[1])
   rng = np.random.default_rng(seed)
   known = ((train_labels == 0) | (train_labels == 1)).astype(np.float32)
@@ -37,7 +55,10 @@ def train_and_predict(train_images, train_labels, test_images, *, depth, image_s
   w_pos = jnp.asarray((n_pos + n_neg) / np.maximum(2 * n_pos, 1))
   w_neg = jnp.asarray((n_pos + n_neg) / np.maximum(2 * n_neg, 1))
   variables = model.init(jax.random.key(seed), jnp.zeros((1, image_size, image_size, 3)))
-  tx = optax.adamw(optax.warmup_cosine_decay_schedule(0.0, lr, max(1, steps // 10), steps), 1e-4)
+  if encoder is not None:
+    variables = _with_encoder(variables, encoder)
+  tx = optax.adamw(optax.warmup_cosine_decay_schedule(0.0, lr, max(1, steps // 10), max(2, steps)),
+                   1e-4)
   opt_state = tx.init(variables["params"])
   h, w = train_images.shape[1:3]
 

@@ -5,6 +5,7 @@ import os
 import pathlib
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -12,6 +13,7 @@ from clp_jax import eval_cli
 from clp_jax import evaluate
 from clp_jax import export
 from clp_jax import interop
+from clp_jax import supervised
 from clp_jax import train
 from clp_jax.data import sources
 from clp_jax.models import resnet
@@ -115,3 +117,54 @@ def test_bad_encoder_directories_are_clear_errors(pretrained, tmp_path):
   with pytest.raises(ValueError, match="do not match"):
     export.load(str(wrong))
   del workdir
+
+
+def test_finetune_starts_from_the_given_encoder():
+  """With no training steps, fine-tuning predicts with the given encoder's features and the fresh
+  AU layer: equal to the linear-protocol feature path times that layer."""
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (24, 40, 40, 3), dtype=np.uint8)
+  labels = (rng.random((24, 3)) < 0.3).astype(np.int8)
+  encoder = resnet.ResNet(18).init(jax.random.key(7), jnp.zeros((1, 32, 32, 3)))
+  # Statistics unlike init's, so that a forgotten batch_stats shows.
+  encoder = {"params": encoder["params"],
+             "batch_stats": jax.tree.map(lambda x: 1.5 * x + 0.05, encoder["batch_stats"])}
+  pred = supervised.train_and_predict(images[:12], labels[:12], images[12:], depth=18,
+                                      image_size=32, steps=0, batch_size=4, lr=1e-3, seed=3,
+                                      encoder=encoder)
+  head = supervised.Classifier(18, 3).init(jax.random.key(3), jnp.zeros((1, 32, 32, 3)))
+  head = head["params"]["Dense_0"]
+  feats = evaluate.extract_features(encoder, {"depth": 18, "input_size": 32}, images[12:], 4)
+  logits = feats @ np.asarray(head["kernel"]) + np.asarray(head["bias"])
+  sure = np.abs(logits) > 1e-4  # ties at 0 may fall either way
+  assert sure.mean() > 0.9
+  np.testing.assert_array_equal(pred[sure], (logits > 0)[sure])
+  scratch = supervised.train_and_predict(images[:12], labels[:12], images[12:], depth=18,
+                                         image_size=32, steps=0, batch_size=4, lr=1e-3, seed=3)
+  assert (scratch != pred).any()
+
+
+def test_finetune_rejects_an_encoder_of_another_architecture():
+  images = np.zeros((8, 40, 40, 3), np.uint8)
+  labels = np.zeros((8, 2), np.int8)
+  r50 = resnet.ResNet(50).init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  with pytest.raises(ValueError, match="another architecture"):
+    supervised.train_and_predict(images, labels, images, depth=18, image_size=32, steps=1,
+                                 batch_size=4, lr=1e-3, encoder=dict(r50))
+
+
+@pytest.mark.slow
+def test_tiny_finetune_eval(pretrained, tiny_data_dir, tmp_path):
+  _, _, out = pretrained
+  config = _load_config("eval/synthetic_au", "tiny")
+  config.protocol = "finetune"
+  config.data.data_dir = tiny_data_dir
+  report = eval_cli.run(config, [out], ["clp_tiny"], str(tmp_path))
+  assert report["protocol"] == "finetune" and report["finetune"]["steps"] == 3
+  assert [r["encoder"] for r in report["results"]] == ["clp_tiny", "random_init", "supervised"]
+  for r in report["results"]:
+    assert 0 <= r["mean_f1"] <= 1 and [f["fold"] for f in r["folds"]] == [1, 2, 3]
+  assert "unseen_mean_f1" in report["results"][0]
+  config.protocol = "zero_shot"
+  with pytest.raises(ValueError, match="config.protocol must be one of"):
+    eval_cli.run(config, [out], ["clp_tiny"], str(tmp_path))
