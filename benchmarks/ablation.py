@@ -42,6 +42,17 @@ VARIANTS = {
     "clp_moco": ("CLP + momentum encoder and queue", ["loss.moco=1.0"]),
     "clp_shared_view": ("CLP, one augmentation per clip instead of per frame",
                         ["data.shared_view=True"]),
+    "clp_shared_jitter": ("CLP, one crop and flip per clip, colour jitter per frame",
+                          ["data.shared_view=True", "data.frame_jitter=True"]),
+    "no_cir_shared_view": ("CLP without CIR, one augmentation per clip",
+                           ["loss.cir=0", "loss.recon=0", "data.shared_view=True"]),
+    "infonce_within_shared_view": ("within-clip InfoNCE alone, one augmentation per clip",
+                                   ["loss.temporal_margin=0", "loss.cir=0", "loss.recon=0",
+                                    "data.shared_view=True"]),
+    "clp_moco_shared_view": ("CLP + momentum encoder and queue, one augmentation per clip",
+                             ["loss.moco=1.0", "data.shared_view=True"]),
+    "clp_mild_aug": ("CLP, per-frame views without flips and with crops of 90-100% of the area",
+                     ["data.augment.crop_scale=(0.9,1.0)", "data.augment.flip=False"]),
     "clp_batch32": ("CLP, 32 clips per step instead of 8", ["global_batch_size=32"]),
     "clp_window4": ("CLP, positives up to 4 frames apart instead of 2", ["loss.pos_window=4.0"]),
     "clp_temp05": ("CLP, InfoNCE temperature 0.5 instead of 0.1", ["loss.temperature=0.5"]),
@@ -98,6 +109,8 @@ def main():
   p.add_argument("--features", default="backbone", choices=["backbone", "au_code"],
                  help="au_code: the AU head's output; baselines then come from the backbone run's "
                       "ablation_backbone.json in --workdir, if there")
+  p.add_argument("--baselines", default="random_init,supervised",
+                 help="baselines of the report (supervised is the costly one)")
   p.add_argument("--skip_pretrain", action="store_true", help="evaluate the runs as they are")
   args = p.parse_args()
   names = args.variants.split(",")
@@ -119,6 +132,7 @@ def main():
   config = config_files.load(os.path.join(ROOT, "configs", "eval", "synthetic_au.py"), args.eval_arg)
   config.data.data_dir = args.data_dir
   config.features = args.features
+  config.baselines = tuple(b for b in args.baselines.split(",") if b)
   reference = os.path.join(args.workdir, "ablation_backbone.json")
   if args.features == "au_code":
     config.baselines = ()  # an untrained AU head is not a baseline

@@ -51,7 +51,8 @@ def train(config, workdir: str) -> step_lib.TrainState:
   data = pipeline.pretrain_dataset(
       source, global_batch_size=config.global_batch_size, seed=config.seed,
       augment=augment.AugmentConfig.from_config(config.data.augment),
-      shared_view=config.data.shared_view, num_threads=config.data.num_threads)
+      shared_view=config.data.shared_view, frame_jitter=config.data.get("frame_jitter", False),
+      num_threads=config.data.num_threads)
   data_iter = iter(data)
 
   # ------------------------------------------- model, optimizer, sharded state and step

@@ -30,7 +30,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.data.config = "pretrain"
   c.data.data_dir = "data"
   c.data.split = "part1+part2"
-  c.data.shared_view = False
+  c.data.shared_view = False  # one view per clip instead of per frame
+  c.data.frame_jitter = False  # with shared_view: colour jitter still drawn per frame
   c.data.num_threads = 2
   c.data.augment = ml_collections.ConfigDict(dict(
       crop_scale=(0.75, 1.0), crop_ratio=(0.9, 1.1), flip=True,

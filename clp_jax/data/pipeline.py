@@ -51,11 +51,14 @@ class ClipBatchTransform(grain.transforms.RandomMap):
   decoded straight into the batch array. Output: clip [B, K, H, W, 3] uint8 (as stored),
   view [B, K, VIEW_DIM] float32, frame_index [B, K] int32, subject_id [B] int32, video_key [B]
   int32. With shared_view the K frames of a clip share one view (one camera); otherwise each
-  frame gets its own, which forces the AU code to ignore framing.
+  frame gets its own, which forces the AU code to ignore framing. frame_jitter (with shared_view)
+  keeps the shared crop and flip but draws each frame's colour jitter anew, so that brightness
+  and colour cannot tell a clip's frames apart.
   """
 
-  def __init__(self, cfg: augment_lib.AugmentConfig, shared_view: bool = False):
-    self.cfg, self.shared_view = cfg, shared_view
+  def __init__(self, cfg: augment_lib.AugmentConfig, shared_view: bool = False,
+               frame_jitter: bool = False):
+    self.cfg, self.shared_view, self.frame_jitter = cfg, shared_view, frame_jitter
 
   def random_map(self, records, rng: np.random.Generator):
     b, k = len(records), len(records[0]["frames"])
@@ -69,6 +72,8 @@ class ClipBatchTransform(grain.transforms.RandomMap):
           raise ValueError(f"Frame {j} of a clip of video {r['video_id']!r}: {e}") from e
     if self.shared_view:
       view = np.repeat(augment_lib.draw_views(b, h, w, self.cfg, rng)[:, None], k, axis=1)
+      if self.frame_jitter:
+        view[..., 5:] = augment_lib.draw_views(b * k, h, w, self.cfg, rng)[:, 5:].reshape(b, k, 3)
     else:
       view = augment_lib.draw_views(b * k, h, w, self.cfg, rng).reshape(b, k, -1)
     return {
@@ -98,8 +103,8 @@ class FrameTransform(grain.transforms.Map):
 
 def pretrain_dataset(source, *, global_batch_size: int, seed: int,
                      augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig(),
-                     shared_view: bool = False, shard=None, num_threads: int = 2,
-                     prefetch: int = 4) -> grain.IterDataset:
+                     shared_view: bool = False, frame_jitter: bool = False, shard=None,
+                     num_threads: int = 2, prefetch: int = 4) -> grain.IterDataset:
   """Endless shuffled batches of augmented clips for this process.
 
   Yields {"clip": [B_local, K, H, W, 3] uint8, "view": [B_local, K, VIEW_DIM] float32,
@@ -113,7 +118,7 @@ def pretrain_dataset(source, *, global_batch_size: int, seed: int,
     raise ValueError(f"This process holds {len(ds)} clips, fewer than its batch of {batch}")
   ds = ds.shuffle(seed=seed).repeat(None)
   ds = ds.batch(batch, drop_remainder=True, batch_fn=list)
-  ds = ds.random_map(ClipBatchTransform(augment, shared_view), seed=seed)
+  ds = ds.random_map(ClipBatchTransform(augment, shared_view, frame_jitter), seed=seed)
   return ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
 
 
