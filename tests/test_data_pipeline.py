@@ -20,10 +20,10 @@ from tests.conftest import TINY, tiny_config
 ONE_PROCESS = pipeline.shard_options(0, 1)
 
 
-def _pretrain(data_dir, seed=0, batch=4, shard=ONE_PROCESS, split="part1+part2+part3"):
+def _pretrain(data_dir, seed=0, batch=4, shard=ONE_PROCESS, split="part1+part2+part3", **kw):
   source, _ = sources.open_source("synthetic_au", tiny_config("pretrain"), split, data_dir)
   return pipeline.pretrain_dataset(source, global_batch_size=batch * shard.shard_count,
-                                   seed=seed, shard=shard, num_threads=2)
+                                   seed=seed, shard=shard, num_threads=2, **kw)
 
 
 def _take(ds, n, it=None):
@@ -42,6 +42,18 @@ def test_pretrain_batch_shapes_and_dtypes(tiny_data_dir):
   np.testing.assert_array_equal(np.diff(b["frame_index"], axis=1), TINY["clip_stride"])
   assert b["subject_id"].shape == (4,) and b["video_key"].dtype == np.int32
   assert b["clip"].std() > 10  # real images, not blanks
+
+
+def test_view_sharing_modes(tiny_data_dir):
+  """Per frame: every view differs; shared: one view per clip; frame_jitter: one crop and flip
+  per clip, colour drawn per frame."""
+  (per_frame,), _ = _take(_pretrain(tiny_data_dir), 1)
+  (shared,), _ = _take(_pretrain(tiny_data_dir, shared_view=True), 1)
+  (jitter,), _ = _take(_pretrain(tiny_data_dir, shared_view=True, frame_jitter=True), 1)
+  spread = lambda v: np.ptp(v, axis=1).max(axis=0)  # [VIEW_DIM]: largest change inside a clip
+  assert (spread(per_frame["view"])[[0, 1, 2, 3, 5, 6, 7]] > 0).all()
+  assert (spread(shared["view"]) == 0).all()
+  assert (spread(jitter["view"])[:5] == 0).all() and (spread(jitter["view"])[5:] > 0).all()
 
 
 def test_pipeline_is_deterministic_for_a_seed(tiny_data_dir):
