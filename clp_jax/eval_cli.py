@@ -32,6 +32,7 @@ from clp_jax import export
 from clp_jax import metrics
 from clp_jax import report as report_lib
 from clp_jax import supervised
+from clp_jax.models import clp as clp_model
 from clp_jax.data import sources
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "An eval config (configs/eval/*.py).")
@@ -102,10 +103,15 @@ def run(config, encoders, names, workdir) -> dict:
   candidates = [(n or os.path.basename(os.path.normpath(d)), v, i)
                 for (v, i), d, n in zip(loaded, encoders, names or [None] * len(encoders))]
   if "random_init" in config.baselines:
-    template = export.encoder_template(depth, 128, 512, size)
-    v = jax.jit(lambda k: {
-        **export.resnet.ResNet(depth).init(k, jax.numpy.zeros((1, size, size, 3))),
-        "au_head": jax.tree.map(jax.numpy.zeros_like, template["au_head"])})(jax.random.key(config.seed))
+    # The same architecture untrained: the ResNet and, for `au_code` features, the AU head (an
+    # untrained nonlinear head alone lifts a linear probe, so au_code runs compare against it).
+    au_dim, hidden = (infos[0]["au_code_dim"], infos[0]["au_head_hidden"]) if infos else (128, 512)
+    def init_random(key):
+      head = clp_model.MLP((hidden, au_dim)).init(
+          jax.random.fold_in(key, 1), jax.numpy.zeros((1, export.resnet.FEATURE_DIM[depth])))
+      return {**export.resnet.ResNet(depth).init(key, jax.numpy.zeros((1, size, size, 3))),
+              "au_head": head["params"]}
+    v = jax.jit(init_random)(jax.random.key(config.seed))
     candidates.append(("random_init", v, {"depth": depth, "input_size": size}))
   for name, variables, inf in tqdm.tqdm(candidates, desc=f"encoders ({config.protocol})"):
     if config.protocol == "linear":
