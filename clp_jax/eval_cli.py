@@ -17,8 +17,6 @@ labels: the upper bound).
 import os
 import sys
 
-PROTOCOLS = ("linear", "finetune")
-
 from absl import app
 from absl import flags
 from absl import logging
@@ -34,6 +32,8 @@ from clp_jax import report as report_lib
 from clp_jax import supervised
 from clp_jax.models import clp as clp_model
 from clp_jax.data import sources
+
+PROTOCOLS = ("linear", "finetune")
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "An eval config (configs/eval/*.py).")
 _ENCODERS = flags.DEFINE_multi_string("encoder", [], "Exported encoder directories (clp-export).")
@@ -58,6 +58,19 @@ def _seen_unseen(result, info, data):
   if seen and unseen:
     result["seen_mean_f1"], result["unseen_mean_f1"] = float(np.mean(seen)), float(np.mean(unseen))
     result["pretrained_on_parts"] = sorted(seen_parts)
+
+
+def random_encoder(depth: int, size: int, au_dim: int, hidden: int, seed: int) -> dict:
+  """The random_init baseline: the same architecture untrained, as export.load returns encoders:
+  {"params", "batch_stats"} of the ResNet and "au_head". The head is random too, not zero: an
+  untrained nonlinear head alone lifts a linear probe, so `au_code` runs must compare against it.
+  """
+  def init(key):
+    head = clp_model.MLP((hidden, au_dim)).init(
+        jax.random.fold_in(key, 1), jax.numpy.zeros((1, export.resnet.FEATURE_DIM[depth])))
+    return {**export.resnet.ResNet(depth).init(key, jax.numpy.zeros((1, size, size, 3))),
+            "au_head": head["params"]}
+  return jax.jit(init)(jax.random.key(seed))
 
 
 def _end_to_end(data, aus, *, depth, size, train_cfg, seed, encoder=None) -> dict:
@@ -103,15 +116,8 @@ def run(config, encoders, names, workdir) -> dict:
   candidates = [(n or os.path.basename(os.path.normpath(d)), v, i)
                 for (v, i), d, n in zip(loaded, encoders, names or [None] * len(encoders))]
   if "random_init" in config.baselines:
-    # The same architecture untrained: the ResNet and, for `au_code` features, the AU head (an
-    # untrained nonlinear head alone lifts a linear probe, so au_code runs compare against it).
     au_dim, hidden = (infos[0]["au_code_dim"], infos[0]["au_head_hidden"]) if infos else (128, 512)
-    def init_random(key):
-      head = clp_model.MLP((hidden, au_dim)).init(
-          jax.random.fold_in(key, 1), jax.numpy.zeros((1, export.resnet.FEATURE_DIM[depth])))
-      return {**export.resnet.ResNet(depth).init(key, jax.numpy.zeros((1, size, size, 3))),
-              "au_head": head["params"]}
-    v = jax.jit(init_random)(jax.random.key(config.seed))
+    v = random_encoder(depth, size, au_dim, hidden, config.seed)
     candidates.append(("random_init", v, {"depth": depth, "input_size": size}))
   for name, variables, inf in tqdm.tqdm(candidates, desc=f"encoders ({config.protocol})"):
     if config.protocol == "linear":

@@ -168,3 +168,12 @@ def test_tiny_finetune_eval(pretrained, tiny_data_dir, tmp_path):
   config.protocol = "zero_shot"
   with pytest.raises(ValueError, match="config.protocol must be one of"):
     eval_cli.run(config, [out], ["clp_tiny"], str(tmp_path))
+
+
+def test_random_init_baseline_is_the_untrained_architecture():
+  v = eval_cli.random_encoder(18, 32, 16, 24, seed=5)
+  want = resnet.ResNet(18).init(jax.random.key(5), jnp.zeros((1, 32, 32, 3)))
+  jax.tree.map(np.testing.assert_array_equal, {k: v[k] for k in ("params", "batch_stats")}, want)
+  images = np.random.default_rng(0).integers(0, 256, (6, 40, 40, 3), dtype=np.uint8)
+  code = evaluate.extract_features(v, {"depth": 18, "input_size": 32}, images, 3, kind="au_code")
+  assert code.shape == (6, 16) and (code.std(0) > 0).all()  # a random head, not a constant
