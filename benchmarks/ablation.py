@@ -125,10 +125,10 @@ def main():
   config = config_files.load(os.path.join(ROOT, "configs", "eval", "synthetic_au.py"), args.eval_arg)
   config.data.data_dir = args.data_dir
   config.features = args.features
-  config.baselines = tuple(b for b in args.baselines.split(",") if b)
+  # With au_code features, supervised (which has no AU code) is read from the backbone run.
+  config.baselines = tuple(b for b in args.baselines.split(",")
+                           if b and not (args.features == "au_code" and b == "supervised"))
   reference = os.path.join(args.workdir, "ablation_backbone.json")
-  if args.features == "au_code":
-    config.baselines = ("random_init",)  # untrained ResNet + AU head; supervised as in backbone
   t0 = time.time()
   report = eval_cli.run(config, [os.path.join(args.workdir, "export", n) for n in exported],
                         exported, os.path.join(args.workdir, "eval"))
