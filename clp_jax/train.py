@@ -51,7 +51,7 @@ def train(config, workdir: str) -> step_lib.TrainState:
   data = pipeline.pretrain_dataset(
       source, global_batch_size=config.global_batch_size, seed=config.seed,
       augment=augment.AugmentConfig.from_config(config.data.augment),
-      shared_view=config.data.shared_view, frame_jitter=config.data.get("frame_jitter", False),
+      shared_view=config.data.shared_view, frame_jitter=config.data.frame_jitter,
       num_threads=config.data.num_threads)
   data_iter = iter(data)
 
