@@ -116,3 +116,33 @@ def test_wrong_architecture_is_a_clear_error():
   del sd18["layer3.1.conv2.weight"]
   with pytest.raises(ValueError, match="lacks 1 encoder tensors"):
     interop.from_torch_state_dict(sd18, variables18)
+
+
+def _maxpool_grad(x, g):
+  """NumPy gradient of `_maxpool`: each output's gradient goes to the first maximum of its window
+  in row-major order (torch.nn.MaxPool2d's and XLA select-and-scatter's choice). NCHW."""
+  xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+  dxp = np.zeros_like(xp)
+  n, c, h, w = g.shape
+  for a in range(n):
+    for b in range(c):
+      for u in range(h):
+        for v in range(w):
+          win = xp[a, b, 2 * u:2 * u + 3, 2 * v:2 * v + 3]
+          i, j = np.unravel_index(np.argmax(win), win.shape)  # argmax returns the first maximum
+          dxp[a, b, 2 * u + i, 2 * v + j] += g[a, b, u, v]
+  return dxp[:, :, 1:-1, 1:-1]
+
+
+@pytest.mark.parametrize("size", [(12, 12), (11, 8)])
+def test_stem_max_pool_values_and_gradient(size):
+  rng = np.random.default_rng(0)
+  # Rounded values after a ReLU: many ties inside windows, as in a real stem.
+  x = np.maximum(np.round(rng.normal(size=(2, 3) + size), 1), 0).astype(np.float32)
+  y_ref = _maxpool(x)
+  g = rng.normal(size=y_ref.shape).astype(np.float32)
+  to_nhwc = lambda a: jnp.asarray(a.transpose(0, 2, 3, 1))
+  y, vjp = jax.vjp(resnet.max_pool_3x3_s2, to_nhwc(x))
+  np.testing.assert_array_equal(np.asarray(y).transpose(0, 3, 1, 2), y_ref)
+  np.testing.assert_allclose(np.asarray(vjp(to_nhwc(g))[0]).transpose(0, 3, 1, 2),
+                             _maxpool_grad(x, g), rtol=1e-6, atol=1e-6)
