@@ -80,7 +80,7 @@ def _end_to_end(data, aus, *, depth, size, train_cfg, seed, encoder=None) -> dic
     pred = supervised.train_and_predict(
         data.images[train], data.labels[train], data.images[test], depth=depth, image_size=size,
         steps=train_cfg.steps, batch_size=train_cfg.batch_size, lr=train_cfg.lr, seed=seed,
-        encoder=encoder)
+        encoder=encoder, encoder_lr_scale=train_cfg.get("encoder_lr_scale", 1.0))
     f1 = metrics.f1_scores(pred, data.labels[test])["f1"]
     folds.append({"fold": k, "test_subjects": [str(s) for s in sorted(set(data.subjects[test]))],
                   "mean_f1": float(np.mean(f1)),

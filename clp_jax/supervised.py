@@ -39,14 +39,34 @@ def _with_encoder(variables, encoder):
 
 
 def train_and_predict(train_images, train_labels, test_images, *, depth, image_size, steps,
-                      batch_size, lr, seed=0, encoder=None) -> np.ndarray:
+                      batch_size, lr, seed=0, encoder=None, encoder_lr_scale=1.0) -> np.ndarray:
   """Trains on (images [N, H, W, 3] uint8, labels [N, A] int with unknowns), predicts test
   images -> [M, A] bool.
 
   encoder: None trains from scratch; else variables {"params", "batch_stats"} of a ResNet of this
   depth (an exported encoder) that the whole network starts from (fine-tuning); the AU head
-  always starts fresh.
+  always starts fresh. encoder_lr_scale: the ResNet's learning rate as a fraction of lr (the
+  head's), so a pretrained encoder can move slower than its fresh head.
   """
+  model, variables = train(train_images, train_labels, depth=depth, image_size=image_size,
+                           steps=steps, batch_size=batch_size, lr=lr, seed=seed, encoder=encoder,
+                           encoder_lr_scale=encoder_lr_scale)
+  h, w = train_images.shape[1:3]
+
+  @jax.jit
+  def predict(images):
+    views = jnp.broadcast_to(jnp.asarray(augment.identity_view(h, w)), images.shape[:1] + (augment.VIEW_DIM,))
+    x = clp_model.normalize(augment.device_views(images, views, image_size))
+    return model.apply(variables, x, train=False) > 0
+
+  return evaluate.batched_apply(predict, test_images, batch_size)
+
+
+def train(train_images, train_labels, *, depth, image_size, steps, batch_size, lr, seed=0,
+          encoder=None, encoder_lr_scale=1.0) -> tuple:
+  """The training of `train_and_predict`: returns (Classifier, its trained variables)."""
+  if encoder_lr_scale < 0:
+    raise ValueError(f"encoder_lr_scale must be >= 0, got {encoder_lr_scale}")
   model = Classifier(depth, train_labels.shape[1])
   rng = np.random.default_rng(seed)
   known = ((train_labels == 0) | (train_labels == 1)).astype(np.float32)
@@ -59,6 +79,10 @@ def train_and_predict(train_images, train_labels, test_images, *, depth, image_s
     variables = _with_encoder(variables, encoder)
   tx = optax.adamw(optax.warmup_cosine_decay_schedule(0.0, lr, max(1, steps // 10), max(2, steps)),
                    1e-4)
+  # AdamW's step (weight decay included) is proportional to its lr, so scaling the encoder's
+  # updates is the same as giving the encoder lr * encoder_lr_scale.
+  tx = optax.chain(tx, optax.masked(optax.scale(encoder_lr_scale),
+                                    {"encoder": True, "Dense_0": False}))
   opt_state = tx.init(variables["params"])
   h, w = train_images.shape[1:3]
 
@@ -82,11 +106,4 @@ def train_and_predict(train_images, train_labels, test_images, *, depth, image_s
     views = augment.draw_views(batch_size, h, w, cfg, rng)
     params, batch_stats, opt_state, _ = step(params, batch_stats, opt_state, train_images[idx],
                                              views, y[idx], known[idx])
-
-  @jax.jit
-  def predict(images):
-    views = jnp.broadcast_to(jnp.asarray(augment.identity_view(h, w)), images.shape[:1] + (augment.VIEW_DIM,))
-    x = clp_model.normalize(augment.device_views(images, views, image_size))
-    return model.apply({"params": params, "batch_stats": batch_stats}, x, train=False) > 0
-
-  return evaluate.batched_apply(predict, test_images, batch_size)
+  return model, {"params": params, "batch_stats": batch_stats}

@@ -144,6 +144,24 @@ def test_finetune_starts_from_the_given_encoder():
   assert (scratch != pred).any()
 
 
+def test_encoder_lr_scale_moves_only_the_head_at_zero():
+  rng = np.random.default_rng(1)
+  images = rng.integers(0, 256, (16, 40, 40, 3), dtype=np.uint8)
+  labels = (rng.random((16, 2)) < 0.4).astype(np.int8)
+  encoder = resnet.ResNet(18).init(jax.random.key(2), jnp.zeros((1, 32, 32, 3)))
+  kw = dict(depth=18, image_size=32, steps=2, batch_size=4, lr=1e-2, seed=0, encoder=encoder)
+  _, frozen = supervised.train(images, labels, encoder_lr_scale=0.0, **kw)
+  _, moved = supervised.train(images, labels, encoder_lr_scale=1.0, **kw)
+  head0 = supervised.Classifier(18, 2).init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  jax.tree.map(np.testing.assert_array_equal, frozen["params"]["encoder"], encoder["params"])
+  assert not np.allclose(frozen["params"]["Dense_0"]["kernel"], head0["params"]["Dense_0"]["kernel"])
+  changed = jax.tree.leaves(jax.tree.map(lambda a, b: not np.allclose(a, b),
+                                         moved["params"]["encoder"], encoder["params"]))
+  assert all(changed)
+  with pytest.raises(ValueError, match="encoder_lr_scale"):
+    supervised.train(images, labels, encoder_lr_scale=-1.0, **kw)
+
+
 def test_finetune_rejects_an_encoder_of_another_architecture():
   images = np.zeros((8, 40, 40, 3), np.uint8)
   labels = np.zeros((8, 2), np.int8)

@@ -25,7 +25,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.probe = ml_collections.ConfigDict(dict(steps=300, lr=1e-2, weight_decay=1e-4))
   c.supervised = ml_collections.ConfigDict(dict(steps=60, batch_size=64, lr=1e-3))
   # Fine-tuning reuses the supervised recipe, starting from the encoder's weights.
-  c.finetune = ml_collections.ConfigDict(dict(steps=60, batch_size=64, lr=1e-3))
+  # encoder_lr_scale: the encoder's lr as a fraction of the fresh AU layer's. Below 1, random_init
+  # is no longer the from-scratch reference: add 'supervised' to baselines.
+  c.finetune = ml_collections.ConfigDict(dict(steps=60, batch_size=64, lr=1e-3,
+                                              encoder_lr_scale=1.0))
   if arg in ("long", "finetune_long"):
     c.supervised.steps = c.finetune.steps = 600
   if arg in ("finetune", "finetune_long"):
