@@ -125,8 +125,10 @@ def loss_fn(params, state: TrainState, batch, *, model, config):
       cross = model.apply({"params": params}, au_a, person_b, method=model.decode)
       s = config.image_size
       cross = clp_model.normalize(jax.image.resize(cross, (cross.shape[0], s, s, 3), "linear") * 255.0)
-      cross_out, upd = run(params, batch_stats, cross)
-      batch_stats = upd["batch_stats"]
+      # The decoded faces are normalised with their own batch statistics, but they must not move
+      # the running statistics: those normalise real faces at export, and blurry 32 px decodes
+      # would otherwise pull them halfway towards their own (one update of each kind per step).
+      cross_out, _ = run(params, batch_stats, cross)
       metrics["cir_au"] = losses.code_consistency_loss(cross_out["au"], au_a, other)
       metrics["cir_person"] = losses.code_consistency_loss(cross_out["person"], person_b, other)
       total += cl.cir * (metrics["cir_au"] + cl.cir_person_weight * metrics["cir_person"])

@@ -154,3 +154,20 @@ def test_voxceleb_config_builds_model_step_and_shardings(tiny_data_dir):
   assert "bf16" in lowered.as_text()
   with pytest.raises(ValueError, match="Unknown config arguments"):
     _load_config("voxceleb_pretrain", "gpus=8")
+
+
+def test_running_statistics_come_from_real_frames_only(tiny_data_dir):
+  """The CIR pass encodes decoded faces in train mode; BatchNorm's running statistics must still
+  be exactly one update from the batch's real frames."""
+  config = tiny_run_config(tiny_data_dir)
+  mesh = sharding.make_mesh(1)
+  clp = step_lib.sharded_step(config, mesh)
+  state = clp.init(jax.random.key(0))
+  batch = _fixed_batch(config, mesh)
+  x, _ = step_lib._frames(batch, config.image_size)  # pylint: disable=protected-access
+  _, want = clp.model.apply({"params": state.params, "batch_stats": state.batch_stats}, x,
+                            train=True, mutable=["batch_stats"])
+  new, metrics = jax.jit(clp.step_fn)(state, batch)
+  assert float(metrics["cir_au"]) > 0  # the CIR pass ran
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+               new.batch_stats, want["batch_stats"])
