@@ -1,0 +1,35 @@
+"""benchmarks/ablation.py's bookkeeping: run names per seed, the over-seeds table, the time totals."""
+
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
+import ablation  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def test_run_names_round_trip():
+  for variant in ("clp", "no_cir", "infonce_cross_clip"):
+    for seed in (0, 1, 12):
+      assert ablation._split(ablation.run_name(variant, seed)) == (variant, seed)
+  assert ablation.run_name("clp", 0) == "clp"  # seed 0 keeps the single-seed name
+
+
+def test_seed_table_mean_sd_and_pairing():
+  f1 = {"clp": 0.20, "clp_seed1": 0.18, "clp_seed2": 0.19,
+        "no_cir": 0.21, "no_cir_seed1": 0.17, "no_cir_seed2": 0.195}
+  by_name = {k: {"mean_f1": v} for k, v in f1.items()}
+  lines = ablation._seed_table(["clp", "no_cir"], [0, 1, 2], by_name, base=0.15, top=0.25)
+  row = next(l for l in lines if l.startswith("| no_cir |")).split("|")
+  vals = np.array([0.21, 0.17, 0.195])
+  assert row[2].strip() == f"{vals.mean():.3f} +- {vals.std(ddof=1):.3f}"
+  assert row[3].strip() == f"{(vals.mean() - 0.15) / 0.10:+.0%}"
+  assert row[5].strip() == "2"  # seeds 0 and 2 above clp's same seed
+
+
+def test_pretrain_seconds_add_up_over_invocations(tmp_path):
+  assert ablation._add_pretrain_seconds(str(tmp_path), "clp", 250.0) == pytest.approx(250.0)
+  assert ablation._add_pretrain_seconds(str(tmp_path), "clp", 5.0) == pytest.approx(255.0)
+  assert ablation._add_pretrain_seconds(str(tmp_path), "no_cir", 1.0) == pytest.approx(1.0)
