@@ -46,12 +46,11 @@ def _max_pool_fwd(x):
   xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-jnp.inf)
   windows = _pool_windows(xp, ((h - 1) // 2 + 1, (w - 1) // 2 + 1))
   y = functools.reduce(jnp.maximum, windows)
-  return y, (x, y)
+  return y, (xp, y)
 
 
 def _max_pool_bwd(res, g):
-  x, y = res
-  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-jnp.inf)
+  xp, y = res  # the padded input, kept rather than padded again
   _, hp, wp, _ = xp.shape
   ho, wo = y.shape[1:3]
   taken = jnp.zeros(y.shape, bool)
