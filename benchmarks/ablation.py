@@ -29,6 +29,8 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
@@ -209,7 +211,6 @@ def main():
 
 def _seed_table(variants, seeds, by_name, base, top) -> list:
   """Mean +- SD over seeds per variant, each seed's F1, and seeds where it beats clp's same seed."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
   f1 = lambda v, s: by_name.get(run_name(v, s), {}).get("mean_f1", float("nan"))
   lines = ["", f"Over seeds {','.join(map(str, seeds))}:", "",
            "| variant | mean F1 +- SD | gap closed (mean) | per seed | seeds above clp |",
