@@ -97,3 +97,23 @@ def code_consistency_loss(code: jax.Array, target: jax.Array, weight: jax.Array)
   """
   d = jnp.sum((l2_normalize(code) - jax.lax.stop_gradient(l2_normalize(target))) ** 2, axis=-1)
   return jnp.sum(weight * d) / jnp.maximum(jnp.sum(weight), 1.0)
+
+
+def cir_infonce(code: jax.Array, target: jax.Array, weight: jax.Array, *,
+                temperature: float) -> jax.Array:
+  """Contrastive CIR: each cross face's code must be nearer its own target than every other's.
+
+  Row i of `code` re-encodes a face decoded from frame i's AU code and another person's code;
+  its positive is target[i] (frame i's AU code), its negatives the other rows' targets, among
+  them the AU code of the frame that lent the person code. A squared distance to the target
+  alone (`code_consistency_loss`) is met by codes that barely vary; this is met only when the
+  code tells frames apart by what the face does, whoever's appearance the face carries.
+  Targets are not differentiated through, as in `code_consistency_loss`.
+
+  code, target: [N, D] (any norm); weight: [N] (0 drops a row). Returns a scalar.
+  """
+  q = l2_normalize(code)
+  k = jax.lax.stop_gradient(l2_normalize(target))
+  logits = q @ k.T / temperature  # [N, N]
+  per_row = jax.nn.logsumexp(logits, axis=-1) - jnp.diagonal(logits)
+  return jnp.sum(weight * per_row) / jnp.maximum(jnp.sum(weight), 1.0)

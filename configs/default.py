@@ -63,6 +63,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.loss.queue_size = 1024
   c.loss.cir = 1.0                # cross-identity reconstruction: AU-code consistency weight
   c.loss.cir_person_weight = 0.5
+  # 'mse': squared distance of the cross face's AU code to the source frame's; 'infonce': that
+  # code must pick its source frame's AU code out of every CIR frame's in the batch.
+  c.loss.cir_loss = "mse"
+  c.loss.cir_temperature = 0.1
   c.loss.recon = 1.0              # plain reconstruction weight
   c.loss.cir_frames = 2           # frames per clip that go through CIR
 
