@@ -118,7 +118,10 @@ def loss_fn(params, state: TrainState, batch, *, model, config):
     ds = config.model.decoder_size
     target = jax.image.resize(views[:, sel].reshape((b * cl.cir_frames,) + views.shape[2:]) / 255.0,
                               (b * cl.cir_frames, ds, ds, 3), "linear")
-    recon = model.apply({"params": params}, au_a, person_a, method=model.decode)
+    # recon_au_grad=False: plain reconstruction trains the decoder and the person code only, so
+    # rebuilding a person's appearance never asks the AU code to carry it.
+    au_recon = au_a if cl.get("recon_au_grad", True) else jax.lax.stop_gradient(au_a)
+    recon = model.apply({"params": params}, au_recon, person_a, method=model.decode)
     metrics["recon"] = losses.reconstruction_loss(recon, target)
     total += cl.recon * metrics["recon"]
     if cl.cir > 0:

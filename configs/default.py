@@ -68,6 +68,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.loss.cir_loss = "mse"
   c.loss.cir_temperature = 0.1
   c.loss.recon = 1.0              # plain reconstruction weight
+  c.loss.recon_au_grad = True     # False: reconstruction does not train the AU code
   c.loss.cir_frames = 2           # frames per clip that go through CIR
 
   c.optimizer = ml_collections.ConfigDict()

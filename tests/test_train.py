@@ -171,3 +171,22 @@ def test_running_statistics_come_from_real_frames_only(tiny_data_dir):
   assert float(metrics["cir_au"]) > 0  # the CIR pass ran
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
                new.batch_stats, want["batch_stats"])
+
+
+@pytest.mark.parametrize("au_grad", [True, False])
+def test_recon_au_grad_switch_decides_whether_reconstruction_trains_the_au_code(tiny_data_dir,
+                                                                                au_grad):
+  config = tiny_run_config(tiny_data_dir)
+  with config.unlocked():
+    config.loss.temporal_margin = config.loss.infonce = config.loss.cir = 0.0
+    config.loss.recon = 1.0
+    config.loss.recon_au_grad = au_grad
+  mesh = sharding.make_mesh(1)
+  clp = step_lib.sharded_step(config, mesh)
+  state = clp.init(jax.random.key(0))
+  batch = _fixed_batch(config, mesh)
+  grads = jax.grad(lambda p: step_lib.loss_fn(p, state, batch, model=clp.model,
+                                              config=config)[0])(state.params)
+  largest = lambda tree: max(float(np.abs(g).max()) for g in jax.tree.leaves(tree))
+  assert largest(grads["person_head"]) > 0 and largest(grads["decoder"]) > 0
+  assert (largest(grads["au_head"]) > 0) == au_grad
