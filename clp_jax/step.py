@@ -132,13 +132,14 @@ def loss_fn(params, state: TrainState, batch, *, model, config):
       # the running statistics: those normalise real faces at export, and blurry 32 px decodes
       # would otherwise pull them halfway towards their own (one update of each kind per step).
       cross_out, _ = run(params, batch_stats, cross)
-      if cl.cir_loss == "infonce":
+      cir_loss = cl.get("cir_loss", "mse")
+      if cir_loss == "infonce":
         metrics["cir_au"] = losses.cir_infonce(cross_out["au"], au_a, other,
                                                temperature=cl.cir_temperature)
-      elif cl.cir_loss == "mse":
+      elif cir_loss == "mse":
         metrics["cir_au"] = losses.code_consistency_loss(cross_out["au"], au_a, other)
       else:
-        raise ValueError(f"config.loss.cir_loss must be 'mse' or 'infonce', got {cl.cir_loss!r}")
+        raise ValueError(f"config.loss.cir_loss must be 'mse' or 'infonce', got {cir_loss!r}")
       metrics["cir_person"] = losses.code_consistency_loss(cross_out["person"], person_b, other)
       total += cl.cir * (metrics["cir_au"] + cl.cir_person_weight * metrics["cir_person"])
   metrics["loss"] = total

@@ -190,3 +190,11 @@ def test_recon_au_grad_switch_decides_whether_reconstruction_trains_the_au_code(
   largest = lambda tree: max(float(np.abs(g).max()) for g in jax.tree.leaves(tree))
   assert largest(grads["person_head"]) > 0 and largest(grads["decoder"]) > 0
   assert (largest(grads["au_head"]) > 0) == au_grad
+
+
+def test_unknown_cir_loss_is_a_clear_error(tiny_data_dir):
+  config = tiny_run_config(tiny_data_dir, **{"loss.cir_loss": "l1"})
+  mesh = sharding.make_mesh(1)
+  clp = step_lib.sharded_step(config, mesh)
+  with pytest.raises(ValueError, match="config.loss.cir_loss must be 'mse' or 'infonce', got 'l1'"):
+    clp.step.lower(clp.abstract_state, _fixed_batch(config, mesh))
