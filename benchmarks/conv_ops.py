@@ -37,13 +37,10 @@ def resnet18_convs(size: int) -> list:
   return rows
 
 
-def _min_time(fn, reps: int) -> float:
-  best = float("inf")
-  for _ in range(reps):
-    start = time.perf_counter()
-    jax.block_until_ready(fn())
-    best = min(best, time.perf_counter() - start)
-  return best * 1e3
+def _ms(fn) -> float:
+  start = time.perf_counter()
+  jax.block_until_ready(fn())
+  return (time.perf_counter() - start) * 1e3
 
 
 def main():
@@ -71,13 +68,12 @@ def main():
     conv = lambda a, b: jax.lax.conv_general_dilated(  # pylint: disable=g-long-lambda
         a, b, (stride, stride), ((p, p), (p, p)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
     g = jnp.ones_like(conv(x, w))
-    fns = {
-        "xla fwd": jax.jit(conv),
-        "xla dx": jax.jit(lambda a, b, c: jax.vjp(lambda a_: conv(a_, b), a)[1](c)[0]),
-        "xla dw": jax.jit(lambda a, b, c: jax.vjp(lambda b_: conv(a, b_), b)[1](c)[0]),
-    }
-    calls = {"xla fwd": lambda: fns["xla fwd"](x, w), "xla dx": lambda: fns["xla dx"](x, w, g),
-             "xla dw": lambda: fns["xla dw"](x, w, g)}
+    fwd = jax.jit(conv)
+    dx = jax.jit(lambda a, b, c: jax.vjp(lambda a_: conv(a_, b), a)[1](c)[0])
+    dw = jax.jit(lambda a, b, c: jax.vjp(lambda b_: conv(a, b_), b)[1](c)[0])
+    # Each call returns its own time in ms, so a backward pass can be timed without its forward.
+    calls = {"xla fwd": lambda: _ms(lambda: fwd(x, w)), "xla dx": lambda: _ms(lambda: dx(x, w, g)),
+             "xla dw": lambda: _ms(lambda: dw(x, w, g))}
     if torch is not None:
       xt = torch.from_numpy(np.array(x).transpose(0, 3, 1, 2).copy())
       wt = torch.from_numpy(np.array(w).transpose(3, 2, 0, 1).copy())
@@ -85,25 +81,21 @@ def main():
 
       def t_fwd():
         with torch.no_grad():
-          return F.conv2d(xt, wt, stride=stride, padding=p)
+          return _ms(lambda: F.conv2d(xt, wt, stride=stride, padding=p))
 
-      def t_dx():
-        xr = xt.detach().requires_grad_()
-        F.conv2d(xr, wt, stride=stride, padding=p).backward(gt)
-
-      def t_dw():
-        wr = wt.detach().requires_grad_()
-        F.conv2d(xt, wr, stride=stride, padding=p).backward(gt)
-      calls.update({"torch fwd": t_fwd, "torch dx+fwd": t_dx, "torch dw+fwd": t_dw})
+      def t_backward(grad_of_input: bool):
+        xr = xt.detach().requires_grad_(grad_of_input)
+        wr = wt.detach().requires_grad_(not grad_of_input)
+        y = F.conv2d(xr, wr, stride=stride, padding=p)  # untimed: only the backward counts
+        return _ms(lambda: y.backward(gt))
+      calls.update({"torch fwd": t_fwd, "torch dx": lambda: t_backward(True),
+                    "torch dw": lambda: t_backward(False)})
     for fn in calls.values():
-      jax.block_until_ready(fn())  # compile / warm up
+      fn()  # compile / warm up
     best = {key: float("inf") for key in calls}
     for _ in range(args.reps):  # interleaved
       for key, fn in calls.items():
-        best[key] = min(best[key], _min_time(fn, 1))
-    if torch is not None:  # autograd's backward includes a forward: subtract it
-      best["torch dx"] = best.pop("torch dx+fwd") - best["torch fwd"]
-      best["torch dw"] = best.pop("torch dw+fwd") - best["torch fwd"]
+        best[key] = min(best[key], fn())
     cols = ["xla fwd", "xla dx", "xla dw", "torch fwd", "torch dx", "torch dw"]
     vals = [best.get(c, float("nan")) for c in cols]
     stem = name.startswith("stem")

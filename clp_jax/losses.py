@@ -96,7 +96,7 @@ def code_consistency_loss(code: jax.Array, target: jax.Array, weight: jax.Array)
   code, not A's code to move towards the cross face.
   """
   d = jnp.sum((l2_normalize(code) - jax.lax.stop_gradient(l2_normalize(target))) ** 2, axis=-1)
-  return jnp.sum(weight * d) / jnp.maximum(jnp.sum(weight), 1.0)
+  return _weighted_mean(d, weight)
 
 
 def cir_infonce(code: jax.Array, target: jax.Array, weight: jax.Array, *,
@@ -116,4 +116,9 @@ def cir_infonce(code: jax.Array, target: jax.Array, weight: jax.Array, *,
   k = jax.lax.stop_gradient(l2_normalize(target))
   logits = q @ k.T / temperature  # [N, N]
   per_row = jax.nn.logsumexp(logits, axis=-1) - jnp.diagonal(logits)
-  return jnp.sum(weight * per_row) / jnp.maximum(jnp.sum(weight), 1.0)
+  return _weighted_mean(per_row, weight)
+
+
+def _weighted_mean(values: jax.Array, weight: jax.Array) -> jax.Array:
+  """sum(weight * values) / sum(weight), 0 when every weight is 0. values, weight: [N]."""
+  return jnp.sum(weight * values) / jnp.maximum(jnp.sum(weight), 1.0)
