@@ -1,0 +1,79 @@
+"""Does CIR make the AU code person-independent? Measures it directly on exported encoders.
+
+  python benchmarks/person_independence.py --exports runs/seeds200/export \\
+      --groups clp=clp,clp_seed1,clp_seed2 --groups no_cir=no_cir,no_cir_seed1,no_cir_seed2
+
+For every exported encoder (and the untrained `random_init`), on all labelled frames of the
+synthetic corpus, with the backbone's pooled features and with the AU code:
+- `subject share`: share of the (standardised) features' variance between subject means
+  (lower: less of the representation is who the person is);
+- `x-subject NN F1`: each part-3 frame's nearest neighbour among *other subjects'* frames, and
+  the mean per-AU F1 of the neighbours' AU labels against the query's (higher: faces of
+  different people with the same AUs are close). `chance` rows give a random other-subject
+  neighbour.
+Groups (name=run,run,...) are averaged: mean +- SD over their runs.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from clp_jax import eval_cli, evaluate, export, person_independence  # pylint: disable=g-import-not-at-top
+from clp_jax.data import sources  # pylint: disable=g-import-not-at-top
+
+
+def measure(variables, info, data, kind) -> tuple:
+  feats = evaluate.extract_features(variables, info, data.images, 128, kind)
+  queries = np.flatnonzero(data.parts == 3)
+  share = person_independence.subject_share(feats, data.subjects)
+  nn = person_independence.cross_subject_retrieval(feats, data.subjects, data.labels, queries)
+  return share, nn["mean_f1"]
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+  p.add_argument("--exports", required=True, help="folder of exported encoders")
+  p.add_argument("--groups", action="append", required=True, help="name=run,run,...")
+  p.add_argument("--data_dir", default="data")
+  args = p.parse_args()
+  groups = {}
+  for g in args.groups:
+    name, _, runs = g.partition("=")
+    if not runs:
+      p.error(f"--groups must be name=run,run,..., got {g!r}")
+    groups[name] = runs.split(",")
+  source, info = sources.open_source("synthetic_au", "labelled", "part1+part2+part3", args.data_dir)
+  data = evaluate.load_labelled(source, info.metadata["aus"])
+  queries = np.flatnonzero(data.parts == 3)
+  chance = person_independence.cross_subject_retrieval(
+      np.zeros((len(data.labels), 1)), data.subjects, data.labels, queries, random_neighbour=True)
+  rows = {}
+  size = None
+  for name, runs in groups.items():
+    for run in runs:
+      variables, inf = export.load(os.path.join(args.exports, run))
+      size = inf["input_size"]
+      for kind in ("backbone", "au_code"):
+        rows.setdefault((name, kind), []).append(measure(variables, inf, data, kind))
+  rand = eval_cli.random_encoder(18, size, 128, 512, 0)
+  for kind in ("backbone", "au_code"):
+    rows[("random_init", kind)] = [measure(rand, {"depth": 18, "input_size": size}, data, kind)]
+  print(f"\nPerson independence on synthetic_au ({len(data.labels)} frames, "
+        f"{len(set(data.subjects.tolist()))} subjects; queries: {len(queries)} part-3 frames); "
+        f"chance x-subject NN F1 {chance['mean_f1']:.3f}\n")
+  print("| encoder | runs | features | subject share | x-subject NN F1 | per run (share / NN F1) |")
+  print("|---|---|---|---|---|---|")
+  for (name, kind), vals in rows.items():
+    v = np.array(vals)
+    sd = lambda c: f" +- {v[:, c].std(ddof=1):.3f}" if len(v) > 1 else ""
+    per = " ".join(f"{a:.3f}/{b:.3f}" for a, b in v)
+    print(f"| {name} | {len(v)} | {kind} | {v[:, 0].mean():.3f}{sd(0)} | {v[:, 1].mean():.3f}{sd(1)} "
+          f"| {per} |")
+
+
+if __name__ == "__main__":
+  main()
