@@ -28,6 +28,7 @@ import tqdm
 from clp_jax import evaluate
 from clp_jax import export
 from clp_jax import metrics
+from clp_jax import person_independence
 from clp_jax import report as report_lib
 from clp_jax import supervised
 from clp_jax.models import clp as clp_model
@@ -123,7 +124,9 @@ def run(config, encoders, names, workdir) -> dict:
     if config.protocol == "linear":
       feats = evaluate.extract_features(variables, inf, data.images, config.batch_size,
                                         config.features)
-      result = {"encoder": name, **evaluate.cross_validate(feats, data, probe)}
+      result = {"encoder": name, **evaluate.cross_validate(feats, data, probe),
+                "person_independence": person_independence.summary(feats, data.subjects,
+                                                                   data.labels)}
     else:
       result = {"encoder": name, **_end_to_end(data, aus, depth=depth, size=size,
                                                train_cfg=config.finetune, seed=config.seed,

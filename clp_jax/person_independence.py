@@ -76,3 +76,14 @@ def cross_subject_retrieval(features: np.ndarray, subjects: np.ndarray, labels: 
   pred = np.asarray(labels)[nn] == 1
   f1 = metrics.f1_scores(pred, np.asarray(labels)[queries])["f1"]
   return {"mean_f1": float(np.nanmean(f1)), "f1": f1}
+
+
+def summary(features: np.ndarray, subjects: np.ndarray, labels: np.ndarray) -> dict:
+  """Both measures with every frame as a query: {'subject_share', 'cross_subject_nn_f1',
+  'cross_subject_nn_chance_f1'} (the last from random other-subject neighbours, seed 0)."""
+  queries = np.arange(len(subjects))
+  chance = cross_subject_retrieval(features, subjects, labels, queries, random_neighbour=True)
+  return {"subject_share": subject_share(features, subjects),
+          "cross_subject_nn_f1": cross_subject_retrieval(features, subjects, labels,
+                                                         queries)["mean_f1"],
+          "cross_subject_nn_chance_f1": chance["mean_f1"]}

@@ -24,6 +24,17 @@ def markdown(report: dict) -> str:
       if "seen_mean_f1" in r:
         lines.append(f"| {r['encoder']} | {r['seen_mean_f1']:.3f} | {r['unseen_mean_f1']:.3f} | "
                      f"{r['seen_mean_f1'] - r['unseen_mean_f1']:+.3f} |")
+  pi = [r for r in report["results"] if "person_independence" in r]
+  if pi:
+    chance = pi[0]["person_independence"]["cross_subject_nn_chance_f1"]
+    lines += ["", "Person independence of the probed features (`clp_jax.person_independence`): "
+              "share of their variance between subject means (lower: less identity), and the "
+              "mean AU F1 of each frame's nearest neighbour among other subjects' frames "
+              f"(higher: same AUs across people are close; a random neighbour gives {chance:.3f}):",
+              "", "| encoder | subject share | cross-subject NN F1 |", "|---|---|---|"]
+    for r in pi:
+      p = r["person_independence"]
+      lines.append(f"| {r['encoder']} | {p['subject_share']:.3f} | {p['cross_subject_nn_f1']:.3f} |")
   lines += ["", "| encoder | " + " | ".join(f"fold {f['fold']}" for f in report["results"][0]["folds"])
             + " |", "|---|" + "---|" * len(report["results"][0]["folds"])]
   for r in report["results"]:

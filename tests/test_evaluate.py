@@ -99,6 +99,10 @@ def test_tiny_end_to_end_eval_writes_the_report(pretrained, tiny_data_dir, tmp_p
     assert r["mean_f1"] == pytest.approx(np.mean([f["mean_f1"] for f in r["folds"]]))
   clp = saved["results"][0]
   assert clp["pretrained_on_parts"] == [1, 2] and "unseen_mean_f1" in clp
+  for r in saved["results"][:2]:  # the linear probe's features; supervised has none
+    p = r["person_independence"]
+    assert 0 <= p["subject_share"] <= 1 and 0 <= p["cross_subject_nn_f1"] <= 1
+  assert "Person independence" in (tmp_path / "report.md").read_text()
 
 
 @pytest.mark.slow
