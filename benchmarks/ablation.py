@@ -18,7 +18,9 @@ as much as most differences between variants.
 
 Columns: mean F1 over the 14 AUs; `gap` = (F1 - random_init) / (supervised - random_init), the share
 of the gap to the supervised upper bound closed; seen - unseen F1 (the drop CIR should shrink);
-the first and last logged loss.
+the first and last logged loss. The over-seeds table adds the probed features' person
+independence (`clp_jax.person_independence`: subject share of variance, cross-subject
+nearest-neighbour AU F1), averaged over seeds.
 """
 
 import argparse
@@ -218,9 +220,17 @@ def main():
 def _seed_table(variants, seeds, by_name, base, top) -> list:
   """Mean +- SD over seeds per variant, each seed's F1, and seeds where it beats clp's same seed."""
   f1 = lambda v, s: by_name.get(run_name(v, s), {}).get("mean_f1", float("nan"))
+
+  def person(v, key):
+    """Mean over seeds of a person-independence figure of the report, '-' where absent."""
+    vals = [by_name[run_name(v, s)]["person_independence"][key] for s in seeds
+            if "person_independence" in by_name.get(run_name(v, s), {})]
+    return f"{np.mean(vals):.3f}" if vals else "-"
+
   lines = ["", f"Over seeds {','.join(map(str, seeds))}:", "",
-           "| variant | mean F1 +- SD | gap closed (mean) | per seed | seeds above clp |",
-           "|---|---|---|---|---|"]
+           "| variant | mean F1 +- SD | gap closed (mean) | per seed | seeds above clp | "
+           "subject share | cross-subject NN F1 |",
+           "|---|---|---|---|---|---|---|"]
   for v in variants:
     vals = np.array([f1(v, s) for s in seeds])
     ok = ~np.isnan(vals)
@@ -228,7 +238,8 @@ def _seed_table(variants, seeds, by_name, base, top) -> list:
     above = sum(f1(v, s) > f1("clp", s) for s in seeds) if v != "clp" else "-"
     gap = (mean - base) / (top - base) if top != base else float("nan")
     lines.append(f"| {v} | {mean:.3f} +- {sd:.3f} | {gap:+.0%} | "
-                 f"{' / '.join(f'{x:.3f}' for x in vals)} | {above} |")
+                 f"{' / '.join(f'{x:.3f}' for x in vals)} | {above} | "
+                 f"{person(v, 'subject_share')} | {person(v, 'cross_subject_nn_f1')} |")
   return lines
 
 

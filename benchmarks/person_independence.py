@@ -7,10 +7,10 @@ For every exported encoder (and the untrained `random_init`), on all labelled fr
 synthetic corpus, with the backbone's pooled features and with the AU code:
 - `subject share`: share of the (standardised) features' variance between subject means
   (lower: less of the representation is who the person is);
-- `x-subject NN F1`: each part-3 frame's nearest neighbour among *other subjects'* frames, and
-  the mean per-AU F1 of the neighbours' AU labels against the query's (higher: faces of
-  different people with the same AUs are close). `chance` rows give a random other-subject
-  neighbour.
+- `x-subject NN F1`: each frame's nearest neighbour among *other subjects'* frames, and the mean
+  per-AU F1 of the neighbours' AU labels against the query's (higher: faces of different people
+  with the same AUs are close); chance is a random other-subject neighbour.
+The same two figures are in every linear-probe report of `clp-eval` (`person_independence`).
 Groups (name=run,run,...) are averaged: mean +- SD over their runs.
 """
 
@@ -28,15 +28,14 @@ from clp_jax.data import sources  # pylint: disable=g-import-not-at-top
 
 def measure(variables, info, data, kind) -> tuple:
   feats = evaluate.extract_features(variables, info, data.images, 128, kind)
-  queries = np.flatnonzero(data.parts == 3)
-  share = person_independence.subject_share(feats, data.subjects)
-  nn = person_independence.cross_subject_retrieval(feats, data.subjects, data.labels, queries)
-  return share, nn["mean_f1"]
+  s = person_independence.summary(feats, data.subjects, data.labels)
+  return s["subject_share"], s["cross_subject_nn_f1"], s["cross_subject_nn_chance_f1"]
 
 
 def main():
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-  p.add_argument("--exports", required=True, help="folder of exported encoders")
+  p.add_argument("--exports", required=True, help="folder of exported encoders (runs are paths "
+                 "relative to it)")
   p.add_argument("--groups", action="append", required=True, help="name=run,run,...")
   p.add_argument("--data_dir", default="data")
   args = p.parse_args()
@@ -48,9 +47,6 @@ def main():
     groups[name] = runs.split(",")
   source, info = sources.open_source("synthetic_au", "labelled", "part1+part2+part3", args.data_dir)
   data = evaluate.load_labelled(source, info.metadata["aus"])
-  queries = np.flatnonzero(data.parts == 3)
-  chance = person_independence.cross_subject_retrieval(
-      np.zeros((len(data.labels), 1)), data.subjects, data.labels, queries, random_neighbour=True)
   rows = {}
   size = None
   for name, runs in groups.items():
@@ -63,14 +59,14 @@ def main():
   for kind in ("backbone", "au_code"):
     rows[("random_init", kind)] = [measure(rand, {"depth": 18, "input_size": size}, data, kind)]
   print(f"\nPerson independence on synthetic_au ({len(data.labels)} frames, "
-        f"{len(set(data.subjects.tolist()))} subjects; queries: {len(queries)} part-3 frames); "
-        f"chance x-subject NN F1 {chance['mean_f1']:.3f}\n")
+        f"{len(set(data.subjects.tolist()))} subjects, every frame a query); chance x-subject "
+        f"NN F1 {rows[('random_init', 'backbone')][0][2]:.3f}\n")
   print("| encoder | runs | features | subject share | x-subject NN F1 | per run (share / NN F1) |")
   print("|---|---|---|---|---|---|")
   for (name, kind), vals in rows.items():
     v = np.array(vals)
     sd = lambda c: f" +- {v[:, c].std(ddof=1):.3f}" if len(v) > 1 else ""
-    per = " ".join(f"{a:.3f}/{b:.3f}" for a, b in v)
+    per = " ".join(f"{a:.3f}/{b:.3f}" for a, b, _ in v)
     print(f"| {name} | {len(v)} | {kind} | {v[:, 0].mean():.3f}{sd(0)} | {v[:, 1].mean():.3f}{sd(1)} "
           f"| {per} |")
 

@@ -27,6 +27,12 @@ def test_seed_table_mean_sd_and_pairing():
   assert row[2].strip() == f"{vals.mean():.3f} +- {vals.std(ddof=1):.3f}"
   assert row[3].strip() == f"{(vals.mean() - 0.15) / 0.10:+.0%}"
   assert row[5].strip() == "2"  # seeds 0 and 2 above clp's same seed
+  assert row[6].strip() == row[7].strip() == "-"  # reports without person independence
+  for k, share in (("no_cir", 0.2), ("no_cir_seed1", 0.3)):
+    by_name[k]["person_independence"] = {"subject_share": share, "cross_subject_nn_f1": 0.1}
+  lines = ablation._seed_table(["clp", "no_cir"], [0, 1, 2], by_name, base=0.15, top=0.25)
+  row = next(l for l in lines if l.startswith("| no_cir |")).split("|")
+  assert (row[6].strip(), row[7].strip()) == ("0.250", "0.100")  # over the seeds that have it
 
 
 def test_pretrain_seconds_add_up_over_invocations(tmp_path):
