@@ -41,6 +41,8 @@ VARIANTS = {
     "clp": ("CLP: temporal margin + within-clip InfoNCE + CIR, one view per clip", []),
     "no_cir": ("CLP without cross-identity reconstruction", ["loss.cir=0", "loss.recon=0"]),
     "clp_cir4": ("CLP, CIR consistency weighted 4 instead of 1", ["loss.cir=4.0"]),
+    "clp_cir_fixed_decoder": ("CLP, CIR's loss does not train the decoder",
+                              ["loss.cir_decoder_grad=False"]),
     "clp_cir_frames4": ("CLP, CIR on 4 frames per clip instead of 2", ["loss.cir_frames=4"]),
     "clp_recon_no_au_grad": ("CLP, plain reconstruction does not train the AU code",
                              ["loss.recon_au_grad=False"]),

@@ -125,7 +125,13 @@ def loss_fn(params, state: TrainState, batch, *, model, config):
     metrics["recon"] = losses.reconstruction_loss(recon, target)
     total += cl.recon * metrics["recon"]
     if cl.cir > 0:
-      cross = model.apply({"params": params}, au_a, person_b, method=model.decode)
+      # cir_decoder_grad=False: the decoder learns from plain reconstruction only, so CIR cannot
+      # teach it a private channel for the AU code that only this encoder reads back; the encoder
+      # must then find A's AU code in a face rebuilt with B's person code by a plain decoder.
+      dec_params = params
+      if not cl.get("cir_decoder_grad", True):
+        dec_params = dict(params, decoder=jax.lax.stop_gradient(params["decoder"]))
+      cross = model.apply({"params": dec_params}, au_a, person_b, method=model.decode)
       s = config.image_size
       cross = clp_model.normalize(jax.image.resize(cross, (cross.shape[0], s, s, 3), "linear") * 255.0)
       # The decoded faces are normalised with their own batch statistics, but they must not move

@@ -70,6 +70,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.loss.recon = 1.0              # plain reconstruction weight
   c.loss.recon_au_grad = True     # False: reconstruction does not train the AU code
   c.loss.cir_frames = 2           # frames per clip that go through CIR
+  c.loss.cir_decoder_grad = True  # False: CIR's loss does not train the decoder
 
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = "adamw"

@@ -192,6 +192,25 @@ def test_recon_au_grad_switch_decides_whether_reconstruction_trains_the_au_code(
   assert (largest(grads["au_head"]) > 0) == au_grad
 
 
+@pytest.mark.parametrize("decoder_grad", [True, False])
+def test_cir_decoder_grad_switch_decides_whether_cir_trains_the_decoder(tiny_data_dir,
+                                                                       decoder_grad):
+  config = tiny_run_config(tiny_data_dir)
+  with config.unlocked():
+    config.loss.temporal_margin = config.loss.infonce = config.loss.recon = 0.0
+    config.loss.cir = 1.0
+    config.loss.cir_decoder_grad = decoder_grad
+  mesh = sharding.make_mesh(1)
+  clp = step_lib.sharded_step(config, mesh)
+  state = clp.init(jax.random.key(0))
+  batch = _fixed_batch(config, mesh)
+  grads = jax.grad(lambda p: step_lib.loss_fn(p, state, batch, model=clp.model,
+                                              config=config)[0])(state.params)
+  largest = lambda tree: max(float(np.abs(g).max()) for g in jax.tree.leaves(tree))
+  assert largest(grads["au_head"]) > 0 and largest(grads["person_head"]) > 0
+  assert (largest(grads["decoder"]) > 0) == decoder_grad
+
+
 def test_unknown_cir_loss_is_a_clear_error(tiny_data_dir):
   config = tiny_run_config(tiny_data_dir, **{"loss.cir_loss": "l1"})
   mesh = sharding.make_mesh(1)
