@@ -48,11 +48,8 @@ def cross_subject_neighbours(features: np.ndarray, subjects: np.ndarray, queries
   queries = np.asarray(queries)
   if random_neighbour:
     rng = np.random.default_rng(seed)
-    out = np.empty(len(queries), np.int64)
-    for i, q in enumerate(queries):
-      others = np.flatnonzero(subjects != subjects[q])
-      out[i] = rng.choice(others)
-    return out
+    others = {s: np.flatnonzero(subjects != s) for s in np.unique(subjects[queries])}
+    return np.array([rng.choice(others[subjects[q]]) for q in queries], np.int64)
   x = _standardise(features)
   x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-12
   out = np.empty(len(queries), np.int64)
