@@ -48,16 +48,16 @@ def main():
   source, info = sources.open_source("synthetic_au", "labelled", "part1+part2+part3", args.data_dir)
   data = evaluate.load_labelled(source, info.metadata["aus"])
   rows = {}
-  size = None
   for name, runs in groups.items():
     for run in runs:
       variables, inf = export.load(os.path.join(args.exports, run))
-      size = inf["input_size"]
       for kind in ("backbone", "au_code"):
         rows.setdefault((name, kind), []).append(measure(variables, inf, data, kind))
-  rand = eval_cli.random_encoder(18, size, 128, 512, 0)
+  # The untrained baseline takes the architecture of the encoders given (as clp-eval's does).
+  rand = eval_cli.random_encoder(inf["depth"], inf["input_size"], inf["au_code_dim"],
+                                 inf["au_head_hidden"], 0)
   for kind in ("backbone", "au_code"):
-    rows[("random_init", kind)] = [measure(rand, {"depth": 18, "input_size": size}, data, kind)]
+    rows[("random_init", kind)] = [measure(rand, inf, data, kind)]
   print(f"\nPerson independence on synthetic_au ({len(data.labels)} frames, "
         f"{len(set(data.subjects.tolist()))} subjects, every frame a query); chance x-subject "
         f"NN F1 {rows[('random_init', 'backbone')][0][2]:.3f}\n")
