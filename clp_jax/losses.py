@@ -89,6 +89,15 @@ def reconstruction_loss(recon: jax.Array, target: jax.Array) -> jax.Array:
   return jnp.mean(jnp.abs(recon - target))
 
 
+def clip_consistency_loss(z: jax.Array) -> jax.Array:
+  """Spread of a code inside each clip: mean squared distance of the frames' codes to their
+  clip's mean. The person is constant inside a clip, so a person code should not move there.
+
+  z: [B, K, D] normalised codes. Returns a scalar.
+  """
+  return jnp.mean(jnp.sum((z - jnp.mean(z, axis=1, keepdims=True)) ** 2, axis=-1))
+
+
 def code_consistency_loss(code: jax.Array, target: jax.Array, weight: jax.Array) -> jax.Array:
   """Squared distance of normalised codes [N, D] to fixed targets, averaged with weight [N].
 

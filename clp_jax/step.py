@@ -96,6 +96,10 @@ def loss_fn(params, state: TrainState, batch, *, model, config):
                                              pos_window=cl.pos_window,
                                              cross_clip=cl.cross_clip_negatives)
     total += cl.infonce * metrics["infonce"]
+  if cl.get("person_clip", 0.0) > 0:
+    metrics["person_clip"] = losses.clip_consistency_loss(
+        losses.l2_normalize(out["person"]).reshape(b, k, -1))
+    total += cl.person_clip * metrics["person_clip"]
   keys = None
   if cl.moco > 0:
     # The momentum encoder sees each frame's next neighbour in its clip: the positive key.
@@ -121,7 +125,15 @@ def loss_fn(params, state: TrainState, batch, *, model, config):
     # recon_au_grad=False: plain reconstruction trains the decoder and the person code only, so
     # rebuilding a person's appearance never asks the AU code to carry it.
     au_recon = au_a if cl.get("recon_au_grad", True) else jax.lax.stop_gradient(au_a)
-    recon = model.apply({"params": params}, au_recon, person_a, method=model.decode)
+    # recon_swap: frame t is rebuilt from its own AU code and the person code of another frame of
+    # its clip (same person, other moment). The person code can then only help with what the
+    # clip's frames share, so what frame t does must come through its AU code; without the swap
+    # nothing makes the person code a person code (its subject share stays that of an untrained
+    # head, see README) and CIR's cross faces are not "A's AUs on B".
+    person_recon = person_a
+    if cl.get("recon_swap", False):
+      person_recon = jnp.roll(person, 1, axis=1).reshape(b * cl.cir_frames, -1)
+    recon = model.apply({"params": params}, au_recon, person_recon, method=model.decode)
     metrics["recon"] = losses.reconstruction_loss(recon, target)
     total += cl.recon * metrics["recon"]
     if cl.cir > 0:

@@ -71,6 +71,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.loss.recon_au_grad = True     # False: reconstruction does not train the AU code
   c.loss.cir_frames = 2           # frames per clip that go through CIR
   c.loss.cir_decoder_grad = True  # False: CIR's loss does not train the decoder
+  c.loss.recon_swap = False       # True: rebuild a frame with another frame's person code (same clip)
+  c.loss.person_clip = 0.0        # weight of the person code's spread inside a clip
 
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = "adamw"

@@ -99,6 +99,16 @@ def test_code_consistency_stops_gradient_at_the_target():
   np.testing.assert_allclose(float(losses.code_consistency_loss(a, b, w)), ref, rtol=1e-5)
 
 
+def test_clip_consistency_matches_numpy_and_is_zero_for_a_constant_code():
+  z, _ = _codes(np.random.default_rng(8))
+  ref = np.mean([np.sum((z[c, i] - z[c].mean(0)) ** 2) for c in range(z.shape[0])
+                 for i in range(z.shape[1])])
+  np.testing.assert_allclose(float(losses.clip_consistency_loss(jnp.asarray(z))), ref, rtol=1e-5)
+  # Every clip constant (but clips different from each other): nothing to pull together.
+  constant = np.repeat(z[:, :1], z.shape[1], axis=1)
+  assert float(losses.clip_consistency_loss(jnp.asarray(constant))) < 1e-10
+
+
 def test_cir_infonce_matches_numpy_and_stops_gradient_at_the_target():
   rng = np.random.default_rng(6)
   code, target = (rng.normal(size=(5, 4)).astype(np.float32) for _ in range(2))

@@ -200,6 +200,46 @@ def test_gradient_switches_decide_what_a_loss_trains(tiny_data_dir, loss_name, s
   assert (largest(grads[cut]) > 0) == on
 
 
+def test_swapped_reconstruction_takes_the_person_code_of_the_same_clip(tiny_data_dir):
+  """recon_swap rebuilds a frame from another frame's person code *of its own clip*: on clips
+  whose frames are all the same image (and view) the swap changes nothing, on real clips it
+  does. Taking another clip's person code would change the first as well."""
+  config = tiny_run_config(tiny_data_dir)
+  mesh = sharding.make_mesh(1)
+  clp = step_lib.sharded_step(config, mesh)
+  state = clp.init(jax.random.key(0))
+  host = jax.tree.map(np.asarray, _fixed_batch(config, mesh))
+  frozen = dict(host, clip=np.repeat(host["clip"][:, :1], host["clip"].shape[1], axis=1),
+                view=np.repeat(host["view"][:, :1], host["view"].shape[1], axis=1))
+
+  def recon(batch, swap):
+    with config.unlocked():
+      config.loss.recon_swap = swap
+    metrics = step_lib.loss_fn(state.params, state, sharding.global_batch(batch, mesh),
+                               model=clp.model, config=config)[1][0]
+    return float(metrics["recon"])
+
+  np.testing.assert_allclose(recon(frozen, True), recon(frozen, False), rtol=1e-6)
+  assert abs(recon(host, True) - recon(host, False)) > 1e-6
+
+
+def test_person_clip_loss_is_the_spread_of_person_codes_inside_clips(tiny_data_dir):
+  config = tiny_run_config(tiny_data_dir, **{"loss.person_clip": 1.0})
+  mesh = sharding.make_mesh(1)
+  clp = step_lib.sharded_step(config, mesh)
+  state = clp.init(jax.random.key(0))
+  batch = _fixed_batch(config, mesh)
+  x, views = step_lib._frames(batch, config.image_size)  # pylint: disable=protected-access
+  out, _ = clp.model.apply({"params": state.params, "batch_stats": state.batch_stats}, x,
+                           train=True, mutable=["batch_stats"])
+  person = np.asarray(out["person"], np.float64)
+  person /= np.linalg.norm(person, axis=-1, keepdims=True)
+  person = person.reshape(views.shape[:2] + (-1,))
+  want = np.mean(np.sum((person - person.mean(1, keepdims=True)) ** 2, -1))
+  metrics = step_lib.loss_fn(state.params, state, batch, model=clp.model, config=config)[1][0]
+  np.testing.assert_allclose(float(metrics["person_clip"]), want, rtol=1e-4)
+
+
 def test_unknown_cir_loss_is_a_clear_error(tiny_data_dir):
   config = tiny_run_config(tiny_data_dir, **{"loss.cir_loss": "l1"})
   mesh = sharding.make_mesh(1)
