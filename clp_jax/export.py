@@ -60,7 +60,7 @@ def export(workdir: str, out: str, step: int = None) -> dict:
   encoder = mngr.restore(step, args=ocp.args.Composite(
       encoder=ocp.args.StandardRestore(_single_device(enc))))["encoder"]
   # The AU head lives in the train state; read only that subtree of it.
-  head = _restore_subtree(mngr, step, ("params", "au_head"), template["au_head"])
+  head = restore_subtree(mngr, step, ("params", "au_head"), template["au_head"])
   variables = {"params": encoder["params"], "batch_stats": encoder["batch_stats"], "au_head": head}
   os.makedirs(out, exist_ok=True)
   target = os.path.abspath(os.path.join(out, "encoder"))
@@ -91,7 +91,7 @@ def export(workdir: str, out: str, step: int = None) -> dict:
   return info
 
 
-def _restore_subtree(mngr, step, path, template):
+def restore_subtree(mngr, step, path, template):
   """Restores state[path...] alone, by giving Orbax a target that names only that subtree."""
   tree = template
   for key in reversed(path):

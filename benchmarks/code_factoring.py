@@ -1,0 +1,84 @@
+"""Is the person code a person code? Subject share of the AU code and the person code of
+pretraining runs (the whole model, read from the runs' checkpoints, not from exports).
+
+  python benchmarks/code_factoring.py --runs runs/seeds200 \\
+      --groups clp=clp,clp_seed1,clp_seed2 --groups no_cir=no_cir,no_cir_seed1
+
+CIR decodes (AU code of A, person code of B) and asks the re-encoded face for A's AU code. That
+is "A's AUs on B's face" only if the person code carries who B is: its share of variance between
+subject means (`clp_jax.person_independence.subject_share`, on all labelled frames of the
+synthetic corpus) should be well above the AU code's. Groups (name=run,run,...) are averaged.
+"""
+
+import argparse
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from clp_jax import checkpoint, evaluate, export, person_independence  # pylint: disable=g-import-not-at-top
+from clp_jax.data import augment, sources  # pylint: disable=g-import-not-at-top
+from clp_jax.models import clp as clp_model  # pylint: disable=g-import-not-at-top
+
+
+def codes(workdir: str, images: np.ndarray) -> tuple:
+  """AU codes [N, Da] and person codes [N, Dp] of images [N, H, W, 3] uint8 under the latest
+  checkpoint of a pretraining run."""
+  mngr = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")),
+                               item_names=checkpoint.ITEMS)
+  step = mngr.latest_step()
+  if step is None:
+    raise FileNotFoundError(f"No checkpoint in {workdir}/checkpoints")
+  cfg = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]["config"]
+  m, size = cfg["model"], cfg["image_size"]
+  model = clp_model.CLPModel(depth=m["depth"], au_dim=m["au_dim"], person_dim=m["person_dim"],
+                             proj_dim=m["proj_dim"], hidden=m["hidden"],
+                             decoder_size=m["decoder_size"])
+  abstract = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3)),
+                                               method=model.init_all))
+  variables = {k: export.restore_subtree(mngr, step, (k,), abstract[k])
+               for k in ("params", "batch_stats")}
+
+  @jax.jit
+  def apply(batch):
+    views = jnp.broadcast_to(jnp.asarray(augment.identity_view(*batch.shape[1:3])),
+                             batch.shape[:1] + (augment.VIEW_DIM,))
+    out = model.apply(variables, clp_model.normalize(augment.device_views(batch, views, size)))
+    return jnp.concatenate([out["au"], out["person"]], axis=-1)
+
+  both = evaluate.batched_apply(apply, images, 128)
+  return both[:, :m["au_dim"]], both[:, m["au_dim"]:]
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+  p.add_argument("--runs", required=True, help="folder of pretraining runs (runs are relative)")
+  p.add_argument("--groups", action="append", required=True, help="name=run,run,...")
+  p.add_argument("--data_dir", default="data")
+  args = p.parse_args()
+  source, info = sources.open_source("synthetic_au", "labelled", "part1+part2+part3", args.data_dir)
+  data = evaluate.load_labelled(source, info.metadata["aus"])
+  print("| runs | n | subject share, AU code | subject share, person code | per run (AU / person) |")
+  print("|---|---|---|---|---|")
+  for g in args.groups:
+    name, _, runs = g.partition("=")
+    if not runs:
+      p.error(f"--groups must be name=run,run,..., got {g!r}")
+    shares = []
+    for run in runs.split(","):
+      au, person = codes(os.path.join(args.runs, run), data.images)
+      shares.append((person_independence.subject_share(au, data.subjects),
+                     person_independence.subject_share(person, data.subjects)))
+    s = np.array(shares)
+    sd = lambda c: f" +- {s[:, c].std(ddof=1):.3f}" if len(s) > 1 else ""
+    print(f"| {name} | {len(s)} | {s[:, 0].mean():.3f}{sd(0)} | {s[:, 1].mean():.3f}{sd(1)} | "
+          f"{' '.join(f'{a:.3f}/{b:.3f}' for a, b in s)} |", flush=True)
+
+
+if __name__ == "__main__":
+  main()
