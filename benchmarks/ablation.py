@@ -45,6 +45,9 @@ VARIANTS = {
                               ["loss.cir_decoder_grad=False"]),
     "clp_recon_swap": ("CLP, reconstruction takes the person code of another frame of the clip",
                        ["loss.recon_swap=True"]),
+    "recon_swap_no_cir": ("swapped reconstruction without CIR: the temporal losses + "
+                          "reconstruction from another frame's person code",
+                          ["loss.recon_swap=True", "loss.cir=0"]),
     "clp_person_clip": ("CLP, person code held constant inside a clip (weight 1)",
                         ["loss.person_clip=1.0"]),
     "clp_swap_person_clip": ("CLP, both: swapped reconstruction and a constant person code",
@@ -170,7 +173,14 @@ def main():
   # Seed-major order: an interrupted sweep has every variant at the first seeds.
   names = [run_name(v, seed) for seed in seeds for v in variants]
 
-  took = {} if args.skip_pretrain else pretrain_all(names, args)
+  if args.skip_pretrain:
+    path = os.path.join(args.workdir, "pretrain_s.json")
+    took = {}
+    if os.path.exists(path):
+      with open(path) as f:
+        took = json.load(f)
+  else:
+    took = pretrain_all(names, args)
   import jax  # pylint: disable=g-import-not-at-top  (after the children: they own the accelerator)
   from clp_jax import config_files, eval_cli, export, train  # pylint: disable=g-import-not-at-top
   exported, infos = [], {}
