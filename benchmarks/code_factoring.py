@@ -7,7 +7,10 @@ pretraining runs (the whole model, read from the runs' checkpoints, not from exp
 CIR decodes (AU code of A, person code of B) and asks the re-encoded face for A's AU code. That
 is "A's AUs on B's face" only if the person code carries who B is: its share of variance between
 subject means (`clp_jax.person_independence.subject_share`, on all labelled frames of the
-synthetic corpus) should be well above the AU code's. Groups (name=run,run,...) are averaged.
+synthetic corpus) should be well above the AU code's. The same share between *video* means
+(every video is one subject's; its pose offset, lighting and camera are its own) tells a code
+that is constant inside a video but not about the person (video share high, subject share low)
+from one that is about the person (both high). Groups (name=run,run,...) are averaged.
 """
 
 import argparse
@@ -63,8 +66,15 @@ def main():
   args = p.parse_args()
   source, info = sources.open_source("synthetic_au", "labelled", "part1+part2+part3", args.data_dir)
   data = evaluate.load_labelled(source, info.metadata["aus"])
-  print("| runs | n | subject share, AU code | subject share, person code | per run (AU / person) |")
-  print("|---|---|---|---|---|")
+  videos = np.array([source[i]["video_id"] for i in range(len(source))])
+  print("| runs | n | subject share, AU code | subject share, person code | video share, AU code "
+        "| video share, person code | subject share per run (AU / person) |")
+  print("|---|---|---|---|---|---|---|")
+  # Reference: the AU labels themselves, as a code. Subjects and videos differ in how often they
+  # show each AU, so even a perfect AU code keeps this much of its variance between them.
+  labels = np.where(data.labels > 0, 1.0, 0.0)
+  print(f"| AU labels (occurrence) | - | {person_independence.subject_share(labels, data.subjects):.3f}"
+        f" | - | {person_independence.subject_share(labels, videos):.3f} | - | - |")
   for g in args.groups:
     name, _, runs = g.partition("=")
     if not runs:
@@ -72,12 +82,12 @@ def main():
     shares = []
     for run in runs.split(","):
       au, person = codes(os.path.join(args.runs, run), data.images)
-      shares.append((person_independence.subject_share(au, data.subjects),
-                     person_independence.subject_share(person, data.subjects)))
+      shares.append([person_independence.subject_share(code, groups)
+                     for groups in (data.subjects, videos) for code in (au, person)])
     s = np.array(shares)
-    sd = lambda c: f" +- {s[:, c].std(ddof=1):.3f}" if len(s) > 1 else ""
-    print(f"| {name} | {len(s)} | {s[:, 0].mean():.3f}{sd(0)} | {s[:, 1].mean():.3f}{sd(1)} | "
-          f"{' '.join(f'{a:.3f}/{b:.3f}' for a, b in s)} |", flush=True)
+    col = lambda c: f"{s[:, c].mean():.3f}" + (f" +- {s[:, c].std(ddof=1):.3f}" if len(s) > 1 else "")
+    print(f"| {name} | {len(s)} | {' | '.join(col(c) for c in range(4))} | "
+          f"{' '.join(f'{a:.3f}/{b:.3f}' for a, b in s[:, :2])} |", flush=True)
 
 
 if __name__ == "__main__":
