@@ -156,21 +156,32 @@ def test_voxceleb_config_builds_model_step_and_shardings(tiny_data_dir):
     _load_config("voxceleb_pretrain", "gpus=8")
 
 
+def _one_device_step(config):
+  """(mesh, ShardedStep, initial state, fixed batch) of config on one device."""
+  mesh = sharding.make_mesh(1)
+  clp = step_lib.sharded_step(config, mesh)
+  return mesh, clp, clp.init(jax.random.key(0)), _fixed_batch(config, mesh)
+
+
+def _encode_real_frames(clp, state, batch, config):
+  """The model's train-mode outputs on the batch's augmented frames, the new BatchNorm
+  statistics, and the frames' [B, K, S, S, 3] views."""
+  x, views = step_lib._frames(batch, config.image_size)  # pylint: disable=protected-access
+  out, updates = clp.model.apply({"params": state.params, "batch_stats": state.batch_stats}, x,
+                                 train=True, mutable=["batch_stats"])
+  return out, updates["batch_stats"], views
+
+
 def test_running_statistics_come_from_real_frames_only(tiny_data_dir):
   """The CIR pass encodes decoded faces in train mode; BatchNorm's running statistics must still
   be exactly one update from the batch's real frames."""
   config = tiny_run_config(tiny_data_dir)
-  mesh = sharding.make_mesh(1)
-  clp = step_lib.sharded_step(config, mesh)
-  state = clp.init(jax.random.key(0))
-  batch = _fixed_batch(config, mesh)
-  x, _ = step_lib._frames(batch, config.image_size)  # pylint: disable=protected-access
-  _, want = clp.model.apply({"params": state.params, "batch_stats": state.batch_stats}, x,
-                            train=True, mutable=["batch_stats"])
+  _, clp, state, batch = _one_device_step(config)
+  _, want, _ = _encode_real_frames(clp, state, batch, config)
   new, metrics = jax.jit(clp.step_fn)(state, batch)
   assert float(metrics["cir_au"]) > 0  # the CIR pass ran
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
-               new.batch_stats, want["batch_stats"])
+               new.batch_stats, want)
 
 
 # (loss kept on, switch, the part the switch cuts off, parts that must still get a gradient)
@@ -189,10 +200,7 @@ def test_gradient_switches_decide_what_a_loss_trains(tiny_data_dir, loss_name, s
     config.loss.temporal_margin = config.loss.infonce = config.loss.cir = config.loss.recon = 0.0
     config.loss[loss_name] = 1.0
     config.loss[switch] = on
-  mesh = sharding.make_mesh(1)
-  clp = step_lib.sharded_step(config, mesh)
-  state = clp.init(jax.random.key(0))
-  batch = _fixed_batch(config, mesh)
+  _, clp, state, batch = _one_device_step(config)
   grads = jax.grad(lambda p: step_lib.loss_fn(p, state, batch, model=clp.model,
                                               config=config)[0])(state.params)
   largest = lambda tree: max(float(np.abs(g).max()) for g in jax.tree.leaves(tree))
@@ -205,10 +213,8 @@ def test_swapped_reconstruction_takes_the_person_code_of_the_same_clip(tiny_data
   whose frames are all the same image (and view) the swap changes nothing, on real clips it
   does. Taking another clip's person code would change the first as well."""
   config = tiny_run_config(tiny_data_dir)
-  mesh = sharding.make_mesh(1)
-  clp = step_lib.sharded_step(config, mesh)
-  state = clp.init(jax.random.key(0))
-  host = jax.tree.map(np.asarray, _fixed_batch(config, mesh))
+  mesh, clp, state, batch = _one_device_step(config)
+  host = jax.tree.map(np.asarray, batch)
   frozen = dict(host, clip=np.repeat(host["clip"][:, :1], host["clip"].shape[1], axis=1),
                 view=np.repeat(host["view"][:, :1], host["view"].shape[1], axis=1))
 
@@ -225,13 +231,8 @@ def test_swapped_reconstruction_takes_the_person_code_of_the_same_clip(tiny_data
 
 def test_person_clip_loss_is_the_spread_of_person_codes_inside_clips(tiny_data_dir):
   config = tiny_run_config(tiny_data_dir, **{"loss.person_clip": 1.0})
-  mesh = sharding.make_mesh(1)
-  clp = step_lib.sharded_step(config, mesh)
-  state = clp.init(jax.random.key(0))
-  batch = _fixed_batch(config, mesh)
-  x, views = step_lib._frames(batch, config.image_size)  # pylint: disable=protected-access
-  out, _ = clp.model.apply({"params": state.params, "batch_stats": state.batch_stats}, x,
-                           train=True, mutable=["batch_stats"])
+  _, clp, state, batch = _one_device_step(config)
+  out, _, views = _encode_real_frames(clp, state, batch, config)
   person = np.asarray(out["person"], np.float64)
   person /= np.linalg.norm(person, axis=-1, keepdims=True)
   person = person.reshape(views.shape[:2] + (-1,))
