@@ -45,9 +45,6 @@ VARIANTS = {
                               ["loss.cir_decoder_grad=False"]),
     "clp_recon_swap": ("CLP, reconstruction takes the person code of another frame of the clip",
                        ["loss.recon_swap=True"]),
-    "recon_swap_no_cir": ("swapped reconstruction without CIR: the temporal losses + "
-                          "reconstruction from another frame's person code",
-                          ["loss.recon_swap=True", "loss.cir=0"]),
     "clp_person_clip": ("CLP, person code held constant inside a clip (weight 1)",
                         ["loss.person_clip=1.0"]),
     "clp_swap_person_clip": ("CLP, both: swapped reconstruction and a constant person code",

@@ -19,12 +19,14 @@ import sys
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from clp_jax import checkpoint, evaluate, export, person_independence  # pylint: disable=g-import-not-at-top
+from clp_jax import step as clp_step  # pylint: disable=g-import-not-at-top
 from clp_jax.data import augment, sources  # pylint: disable=g-import-not-at-top
 from clp_jax.models import clp as clp_model  # pylint: disable=g-import-not-at-top
 
@@ -38,10 +40,8 @@ def codes(workdir: str, images: np.ndarray) -> tuple:
   if step is None:
     raise FileNotFoundError(f"No checkpoint in {workdir}/checkpoints")
   cfg = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]["config"]
-  m, size = cfg["model"], cfg["image_size"]
-  model = clp_model.CLPModel(depth=m["depth"], au_dim=m["au_dim"], person_dim=m["person_dim"],
-                             proj_dim=m["proj_dim"], hidden=m["hidden"],
-                             decoder_size=m["decoder_size"])
+  size, au_dim = cfg["image_size"], cfg["model"]["au_dim"]
+  model = clp_step.make_model(ml_collections.ConfigDict(cfg))
   abstract = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3)),
                                                method=model.init_all))
   variables = {k: export.restore_subtree(mngr, step, (k,), abstract[k])
@@ -55,7 +55,7 @@ def codes(workdir: str, images: np.ndarray) -> tuple:
     return jnp.concatenate([out["au"], out["person"]], axis=-1)
 
   both = evaluate.batched_apply(apply, images, 128)
-  return both[:, :m["au_dim"]], both[:, m["au_dim"]:]
+  return both[:, :au_dim], both[:, au_dim:]
 
 
 def main():

@@ -126,10 +126,10 @@ def loss_fn(params, state: TrainState, batch, *, model, config):
     # rebuilding a person's appearance never asks the AU code to carry it.
     au_recon = au_a if cl.get("recon_au_grad", True) else jax.lax.stop_gradient(au_a)
     # recon_swap: frame t is rebuilt from its own AU code and the person code of another frame of
-    # its clip (same person, other moment). The person code can then only help with what the
-    # clip's frames share, so what frame t does must come through its AU code; without the swap
-    # nothing makes the person code a person code (its subject share stays that of an untrained
-    # head, see README) and CIR's cross faces are not "A's AUs on B".
+    # its clip (same person, other moment), so what frame t does must come through its AU code.
+    # Meant to make the person code a person code (without it, its subject share is that of an
+    # untrained head); measured, it makes it a *video* code instead (pose offset, lighting and
+    # camera are as constant in a clip as the person) and F1 falls: off by default (README).
     person_recon = person_a
     if cl.get("recon_swap", False):
       person_recon = jnp.roll(person, 1, axis=1).reshape(b * cl.cir_frames, -1)
