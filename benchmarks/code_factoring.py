@@ -27,8 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from clp_jax import checkpoint, evaluate, export, person_independence  # pylint: disable=g-import-not-at-top
 from clp_jax import step as clp_step  # pylint: disable=g-import-not-at-top
-from clp_jax.data import augment, sources  # pylint: disable=g-import-not-at-top
-from clp_jax.models import clp as clp_model  # pylint: disable=g-import-not-at-top
+from clp_jax.data import sources  # pylint: disable=g-import-not-at-top
 
 
 def codes(workdir: str, images: np.ndarray) -> tuple:
@@ -49,9 +48,7 @@ def codes(workdir: str, images: np.ndarray) -> tuple:
 
   @jax.jit
   def apply(batch):
-    views = jnp.broadcast_to(jnp.asarray(augment.identity_view(*batch.shape[1:3])),
-                             batch.shape[:1] + (augment.VIEW_DIM,))
-    out = model.apply(variables, clp_model.normalize(augment.device_views(batch, views, size)))
+    out = model.apply(variables, evaluate.eval_frames(batch, size))
     return jnp.concatenate([out["au"], out["person"]], axis=-1)
 
   both = evaluate.batched_apply(apply, images, 128)

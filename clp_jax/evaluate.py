@@ -64,11 +64,17 @@ def folds(data: LabelledSet) -> list:
   return out
 
 
-@functools.partial(jax.jit, static_argnames=("depth", "size", "kind"))
-def _features(variables, images, *, depth, size, kind):
+def eval_frames(images: jax.Array, size: int) -> jax.Array:
+  """Images [N, H, W, 3] uint8 -> the encoder's input [N, size, size, 3]: no augmentation,
+  resized and normalised as in pretraining."""
   views = jnp.broadcast_to(jnp.asarray(augment.identity_view(images.shape[1], images.shape[2])),
                            images.shape[:1] + (augment.VIEW_DIM,))
-  x = clp_model.normalize(augment.device_views(images, views, size))
+  return clp_model.normalize(augment.device_views(images, views, size))
+
+
+@functools.partial(jax.jit, static_argnames=("depth", "size", "kind"))
+def _features(variables, images, *, depth, size, kind):
+  x = eval_frames(images, size)
   feats = resnet.ResNet(depth).apply({"params": variables["params"],
                                       "batch_stats": variables["batch_stats"]}, x, train=False)
   if kind == "au_code":

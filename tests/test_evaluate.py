@@ -17,9 +17,7 @@ from clp_jax import interop
 from clp_jax import supervised
 from clp_jax import step as step_lib
 from clp_jax import train
-from clp_jax.data import augment
 from clp_jax.data import sources
-from clp_jax.models import clp as clp_model
 from clp_jax.models import resnet
 from tests.test_train import _load_config, tiny_run_config
 
@@ -216,9 +214,7 @@ def test_code_factoring_benchmark_reads_the_runs_codes(pretrained, tiny_data_dir
   au, person = code_factoring.codes(workdir, images)
   config = tiny_run_config(tiny_data_dir)
   model = step_lib.make_model(config)
-  views = np.broadcast_to(augment.identity_view(*images.shape[1:3]), (6, augment.VIEW_DIM))
-  x = clp_model.normalize(augment.device_views(jnp.asarray(images), jnp.asarray(views),
-                                               config.image_size))
+  x = evaluate.eval_frames(jnp.asarray(images), config.image_size)
   out = model.apply({"params": state.params, "batch_stats": state.batch_stats}, x)
   np.testing.assert_allclose(au, np.asarray(out["au"]), rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(person, np.asarray(out["person"]), rtol=1e-5, atol=1e-5)
