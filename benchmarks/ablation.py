@@ -152,6 +152,9 @@ def main():
   p.add_argument("--num_threads", type=int, default=2, help="input threads per pretraining")
   p.add_argument("--budget_s", type=float, default=0, help="SIGTERM pretrainings after this (0: none)")
   p.add_argument("--eval_arg", default="", help="argument of configs/eval/synthetic_au.py")
+  p.add_argument("--probe", default="l2_cv", choices=["l2_cv", "adamw"],
+                 help="linear probe: L2 chosen inside the training parts, or the fixed AdamW probe "
+                      "that the older README tables used (its results get an _adamw suffix)")
   p.add_argument("--features", default="backbone", choices=["backbone", "au_code"],
                  help="au_code: the AU head's output, against an untrained ResNet + AU head; "
                       "supervised comes from ablation_backbone.json in --workdir, if there")
@@ -191,13 +194,15 @@ def main():
   config = config_files.load(os.path.join(ROOT, "configs", "eval", "synthetic_au.py"), args.eval_arg)
   config.data.data_dir = args.data_dir
   config.features = args.features
+  config.probe.kind = args.probe
+  suffix = args.features + ("_adamw" if args.probe == "adamw" else "")
   # With au_code features, supervised (which has no AU code) is read from the backbone run.
   config.baselines = tuple(b for b in args.baselines.split(",")
                            if b and not (args.features == "au_code" and b == "supervised"))
-  reference = os.path.join(args.workdir, "ablation_backbone.json")
+  reference = os.path.join(args.workdir, "ablation_backbone" + suffix[len(args.features):] + ".json")
   t0 = time.time()
   report = eval_cli.run(config, [os.path.join(args.workdir, "export", n) for n in exported],
-                        exported, os.path.join(args.workdir, "eval"))
+                        exported, os.path.join(args.workdir, "eval_" + suffix))
   eval_s = time.time() - t0
   by_name = {r["encoder"]: r for r in report["results"]}
   if args.features == "au_code" and os.path.exists(reference):
@@ -210,7 +215,7 @@ def main():
   top = by_name.get("supervised", {}).get("mean_f1", float("nan"))
 
   lines = [f"Ablation on synthetic_au ({args.steps} steps of configs/default.py, {jax.devices()[0].device_kind}"
-           f", features `{args.features}`; random_init {base:.3f}, supervised {top:.3f}):", "",
+           f", features `{args.features}`, probe `{args.probe}`; random_init {base:.3f}, supervised {top:.3f}):", "",
            "| variant | what it tests | steps | loss first -> last | mean F1 | gap closed | "
            "seen - unseen | pretrain s (all invocations) |", "|---|---|---|---|---|---|---|---|"]
   for name in exported:
@@ -226,9 +231,9 @@ def main():
   lines += ["", f"Evaluation took {eval_s:.0f} s."]
   text = "\n".join(lines) + "\n"
   print(text)
-  with open(os.path.join(args.workdir, f"ablation_{args.features}.md"), "w") as f:
+  with open(os.path.join(args.workdir, f"ablation_{suffix}.md"), "w") as f:
     f.write(text)
-  with open(os.path.join(args.workdir, f"ablation_{args.features}.json"), "w") as f:
+  with open(os.path.join(args.workdir, f"ablation_{suffix}.json"), "w") as f:
     json.dump({"steps": args.steps, "pretrain_s": took, "eval_s": eval_s, "report": report}, f, indent=1)
 
 

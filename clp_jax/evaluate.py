@@ -1,7 +1,8 @@
 """The AU protocol: subject-exclusive 3-fold cross-validation, one binary task per AU.
 
 Fold k tests on part k and trains on the two other parts. Protocol `linear`: frozen encoder,
-a logistic layer per AU on standardised features, class-balanced, trained with optax; F1 of the
+a logistic layer per AU on standardised features, class-balanced, L2-regularised with the strength
+chosen inside the training parts (leave one part out), trained with optax's L-BFGS; F1 of the
 positive class at probability 0.5 per AU, the mean over AUs, averaged over folds. Unknown labels
 are masked in training and in scoring.
 """
@@ -105,15 +106,19 @@ def extract_features(variables, info, images, batch_size=128, kind="backbone") -
   return batched_apply(fn, images, batch_size)
 
 
-@functools.partial(jax.jit, static_argnames=("steps",))
-def _fit_logistic(x, y, known, *, steps, lr, weight_decay):
-  """Independent class-balanced logistic regressions, one per label column: W [F, A], b [A]."""
+def _balanced_weight(y, known):
+  """Per-entry weights of class-balanced BCE (sklearn's class_weight='balanced'): y, known [N, A]."""
   n_pos = jnp.sum(known * y, 0)
   n_neg = jnp.sum(known * (1 - y), 0)
   n = n_pos + n_neg
-  w_pos = n / jnp.maximum(2 * n_pos, 1)
-  w_neg = n / jnp.maximum(2 * n_neg, 1)
-  weight = known * jnp.where(y > 0, w_pos, w_neg)
+  return known * jnp.where(y > 0, n / jnp.maximum(2 * n_pos, 1), n / jnp.maximum(2 * n_neg, 1))
+
+
+@functools.partial(jax.jit, static_argnames=("steps",))
+def _fit_logistic(x, y, known, *, steps, lr, weight_decay):
+  """The fixed probe (`probe.kind='adamw'`): independent class-balanced logistic regressions,
+  one per label column, `steps` AdamW steps from zero: W [F, A], b [A]."""
+  weight = _balanced_weight(y, known)
   params = {"w": jnp.zeros((x.shape[1], y.shape[1])), "b": jnp.zeros((y.shape[1],))}
   tx = optax.adamw(lr, weight_decay=weight_decay)
 
@@ -133,7 +138,10 @@ def _fit_logistic(x, y, known, *, steps, lr, weight_decay):
 
 
 def linear_probe(train_x, train_y, test_x, steps=300, lr=1e-2, weight_decay=1e-4) -> np.ndarray:
-  """Fits on (train_x [N, F], train_y [N, A] int with unknowns) and predicts test_x -> [M, A] bool."""
+  """The fixed probe (the protocol's default until 2026-11-27): fits on (train_x [N, F],
+  train_y [N, A] int with unknowns) and predicts test_x -> [M, A] bool. With AdamW's weak decay
+  and no selection it is close to unregularised, which favours low-dimensional, already-clean
+  features over wide random ones (README: "Choosing the probe's regularisation")."""
   mean, std = train_x.mean(0), train_x.std(0) + 1e-6
   known = ((train_y == 0) | (train_y == 1)).astype(np.float32)
   y = (train_y == 1).astype(np.float32)
@@ -143,18 +151,99 @@ def linear_probe(train_x, train_y, test_x, steps=300, lr=1e-2, weight_decay=1e-4
   return logits > 0.0  # sigmoid(logit) > 0.5
 
 
+@functools.partial(jax.jit, static_argnames=("steps",))
+def _fit_l2_logistic(x, y, known, l2, *, steps):
+  """Class-balanced L2-regularised logistic regressions, one per label column, for each strength in
+  l2 [G]: minimises mean weighted BCE + l2/2 ||W||^2 (the intercept is not penalised) with L-BFGS.
+  Column j is sklearn's LogisticRegression(C=1 / (l2 * N_j), class_weight='balanced') on its
+  N_j known frames.
+  x [N, F], y and known [N, A] -> W [G, F, A], b [G, A]."""
+  weight = _balanced_weight(y, known)
+
+  def fit(strength):
+    def loss(p):
+      bce = optax.sigmoid_binary_cross_entropy(x @ p["w"] + p["b"], y)
+      # Each column's own mean over its known frames, so every AU's objective is sklearn's.
+      return (jnp.sum(jnp.sum(weight * bce, 0) / jnp.maximum(jnp.sum(known, 0), 1))
+              + 0.5 * strength * jnp.sum(p["w"] ** 2))
+
+    tx = optax.lbfgs()
+    value_and_grad = optax.value_and_grad_from_state(loss)
+
+    def body(_, carry):
+      p, s = carry
+      value, grad = value_and_grad(p, state=s)
+      u, s = tx.update(grad, s, p, value=value, grad=grad, value_fn=loss)
+      return optax.apply_updates(p, u), s
+
+    p = {"w": jnp.zeros((x.shape[1], y.shape[1])), "b": jnp.zeros((y.shape[1],))}
+    return jax.lax.fori_loop(0, steps, body, (p, tx.init(p)))[0]
+
+  p = jax.vmap(fit)(l2)
+  return p["w"], p["b"]
+
+
+def l2_probe(train_x, train_y, test_x, l2_grid, steps=100) -> np.ndarray:
+  """One L2-regularised probe per strength in l2_grid [G], fitted on (train_x [N, F] standardised
+  with its own statistics, train_y [N, A] int with unknowns); predictions on test_x: [G, M, A] bool."""
+  mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+  known = ((train_y == 0) | (train_y == 1)).astype(np.float32)
+  w, b = _fit_l2_logistic(jnp.asarray((train_x - mean) / std), jnp.asarray((train_y == 1), jnp.float32),
+                          jnp.asarray(known), jnp.asarray(l2_grid, jnp.float32), steps=steps)
+  logits = np.einsum("mf,gfa->gma", (test_x - mean) / std, np.asarray(w)) + np.asarray(b)[:, None]
+  return logits > 0.0  # sigmoid(logit) > 0.5
+
+
+def select_l2(x, y, groups, l2_grid, steps=100) -> tuple:
+  """The probe's L2 strength by leave-one-group-out inside the training data only: for each group
+  (a part, i.e. a set of subjects) fit on the others and score the held-out one. x [N, F], y [N, A],
+  groups [N]. Returns (chosen strength, mean-over-AUs F1 [G] averaged over the held-out groups).
+  Ties go to the stronger regularisation."""
+  names = sorted(set(groups.tolist()))
+  if len(names) < 2:
+    raise ValueError(f"Choosing the probe's L2 needs >= 2 subject groups in the training folds, "
+                     f"got {names}; set config.probe.kind='adamw' for the fixed probe")
+  scores = np.zeros(len(l2_grid))
+  for g in names:
+    held = groups == g
+    pred = l2_probe(x[~held], y[~held], x[held], l2_grid, steps)
+    scores += [np.nanmean(metrics.f1_scores(p, y[held])["f1"]) for p in pred]
+  scores /= len(names)
+  best = max(range(len(l2_grid)), key=lambda i: (scores[i], l2_grid[i]))
+  return float(l2_grid[best]), scores
+
+
 def cross_validate(features: np.ndarray, data: LabelledSet, probe: dict) -> dict:
-  """3-fold subject-exclusive linear-probe results for one encoder's features [N, F]."""
+  """3-fold subject-exclusive linear-probe results for one encoder's features [N, F].
+
+  probe['kind']: 'l2_cv' (default) chooses the L2 strength in probe['l2_grid'] per fold by
+  leave-one-part-out on that fold's training parts (the test part is never seen), then fits on
+  both; 'adamw' is the fixed probe (probe['steps'], ['lr'], ['weight_decay']).
+  """
+  probe = dict(probe)
+  kind = probe.pop("kind", "adamw")
+  if kind not in ("l2_cv", "adamw"):
+    raise ValueError(f"config.probe.kind must be 'l2_cv' or 'adamw', got {kind!r}")
   results = []
   for k, train, test in folds(data):
-    pred = linear_probe(features[train], data.labels[train], features[test], **probe)
+    extra = {}
+    if kind == "l2_cv":
+      grid = tuple(probe["l2_grid"])
+      l2, scores = select_l2(features[train], data.labels[train], data.parts[train], grid,
+                             probe["lbfgs_steps"])
+      pred = l2_probe(features[train], data.labels[train], features[test], (l2,),
+                      probe["lbfgs_steps"])[0]
+      extra = {"l2": l2, "inner_f1": {f"{g:g}": float(v) for g, v in zip(grid, scores)}}
+    else:
+      pred = linear_probe(features[train], data.labels[train], features[test],
+                          **{n: probe[n] for n in ("steps", "lr", "weight_decay")})
     f1 = metrics.f1_scores(pred, data.labels[test])["f1"]
     if np.isnan(f1).any():
       bad = [f"AU{a}" for a, v in zip(data.aus, f1) if np.isnan(v)]
       raise ValueError(f"Fold {k} has no known labels for {bad}: its F1 would be undefined")
     results.append({"fold": k, "test_subjects": [str(s) for s in sorted(set(data.subjects[test]))],
                     "mean_f1": float(np.mean(f1)),
-                    "per_au_f1": {f"AU{a}": float(v) for a, v in zip(data.aus, f1)}})
+                    "per_au_f1": {f"AU{a}": float(v) for a, v in zip(data.aus, f1)}, **extra})
   per_au = {f"AU{a}": float(np.mean([r["per_au_f1"][f"AU{a}"] for r in results])) for a in data.aus}
   return {"mean_f1": float(np.mean([r["mean_f1"] for r in results])), "per_au_f1": per_au,
           "folds": results}

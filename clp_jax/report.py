@@ -38,7 +38,10 @@ def markdown(report: dict) -> str:
   lines += ["", "| encoder | " + " | ".join(f"fold {f['fold']}" for f in report["results"][0]["folds"])
             + " |", "|---|" + "---|" * len(report["results"][0]["folds"])]
   for r in report["results"]:
-    lines.append(f"| {r['encoder']} | " + " | ".join(f"{f['mean_f1']:.3f}" for f in r["folds"]) + " |")
+    # A linear probe's fold also gives the L2 strength chosen inside its training parts.
+    lines.append(f"| {r['encoder']} | " + " | ".join(
+        f"{f['mean_f1']:.3f}" + (f" (L2 {f['l2']:g})" if "l2" in f else "") for f in r["folds"])
+        + " |")
   return "\n".join(lines) + "\n"
 
 

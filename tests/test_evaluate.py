@@ -83,6 +83,59 @@ def test_linear_probe_separates_separable_features():
   assert (pred == y[300:].astype(bool)).mean() > 0.97
 
 
+def _probe_problem(seed=0, n=360, informative=3, noise=30):
+  """Labels [n, 3] with unknowns (9), features [n, informative + noise], 3 subject groups."""
+  rng = np.random.default_rng(seed)
+  y = (rng.random((n, 3)) < [0.15, 0.3, 0.5]).astype(np.int8)
+  x = np.concatenate([y * 0.8 + rng.normal(0, 1.0, y.shape),
+                      rng.normal(size=(n, noise))], 1).astype(np.float32)
+  y[rng.random(y.shape) < 0.1] = 9
+  return x, y, np.repeat([1, 2, 3], n // 3)
+
+
+def test_l2_probe_matches_sklearn_logistic_regression():
+  from sklearn.linear_model import LogisticRegression
+  x, y, _ = _probe_problem()
+  z = (x - x.mean(0)) / (x.std(0) + 1e-6)
+  grid = (1e-2, 1e-1, 1.0)
+  w, b = evaluate._fit_l2_logistic(jnp.asarray(z), jnp.asarray(y == 1, jnp.float32),
+                                   jnp.asarray((y == 0) | (y == 1), jnp.float32),
+                                   jnp.asarray(grid, jnp.float32), steps=100)
+  for g, l2 in enumerate(grid):
+    for j in range(y.shape[1]):
+      known = y[:, j] != 9
+      ref = LogisticRegression(C=1 / (l2 * known.sum()), class_weight="balanced", tol=1e-10,
+                               max_iter=10_000).fit(z[known], y[known, j])
+      np.testing.assert_allclose(np.asarray(w[g, :, j]), ref.coef_[0], atol=2e-3)
+      np.testing.assert_allclose(float(b[g, j]), ref.intercept_[0], atol=2e-3)
+
+
+def test_select_l2_scores_each_strength_on_held_out_groups_like_sklearn():
+  from sklearn.linear_model import LogisticRegression
+  from sklearn.metrics import f1_score
+  x, y, groups = _probe_problem(seed=1, noise=60)
+  grid = (1e-3, 1e-1, 10.0)
+  chosen, scores = evaluate.select_l2(x, y, groups, grid, steps=100)
+  ref = np.zeros(len(grid))
+  for g in (1, 2, 3):
+    tr, te = groups != g, groups == g
+    mean, std = x[tr].mean(0), x[tr].std(0) + 1e-6
+    for i, l2 in enumerate(grid):
+      f1 = []
+      for j in range(y.shape[1]):
+        k_tr, k_te = tr & (y[:, j] != 9), te & (y[:, j] != 9)
+        clf = LogisticRegression(C=1 / (l2 * k_tr.sum()), class_weight="balanced", tol=1e-10,
+                                 max_iter=10_000).fit((x[k_tr] - mean) / std, y[k_tr, j])
+        f1.append(f1_score(y[k_te, j], clf.predict((x[k_te] - mean) / std), zero_division=0))
+      ref[i] += np.mean(f1) / 3
+  np.testing.assert_allclose(scores, ref, atol=0.02)
+  assert chosen == grid[int(np.argmax(ref))]
+  # 60 noise features and 240 training frames: the unregularised end must not win.
+  assert chosen > grid[0]
+  with pytest.raises(ValueError, match=r">= 2 subject groups"):
+    evaluate.select_l2(x, y, np.ones(len(x), int), grid)
+
+
 @pytest.mark.slow
 def test_tiny_end_to_end_eval_writes_the_report(pretrained, tiny_data_dir, tmp_path):
   _, _, out = pretrained
@@ -102,6 +155,7 @@ def test_tiny_end_to_end_eval_writes_the_report(pretrained, tiny_data_dir, tmp_p
   clp = saved["results"][0]
   assert clp["pretrained_on_parts"] == [1, 2] and "unseen_mean_f1" in clp
   for r in saved["results"][:2]:  # the linear probe's features; supervised has none
+    assert all(f["l2"] in config.probe.l2_grid for f in r["folds"])
     p = r["person_independence"]
     assert 0 <= p["subject_share"] <= 1 and 0 <= p["cross_subject_nn_f1"] <= 1
   assert "Person independence" in (tmp_path / "report.md").read_text()
