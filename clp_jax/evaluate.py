@@ -114,6 +114,15 @@ def _balanced_weight(y, known):
   return known * jnp.where(y > 0, n / jnp.maximum(2 * n_pos, 1), n / jnp.maximum(2 * n_neg, 1))
 
 
+def _probe_inputs(train_x, train_y):
+  """Standardised train features [N, F], positives and known masks [N, A] (labels other than 0/1
+  are unknown), and the same standardisation for other features."""
+  mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+  standardise = lambda x: (x - mean) / std
+  known = jnp.asarray((train_y == 0) | (train_y == 1), jnp.float32)
+  return jnp.asarray(standardise(train_x)), jnp.asarray(train_y == 1, jnp.float32), known, standardise
+
+
 @functools.partial(jax.jit, static_argnames=("steps",))
 def _fit_logistic(x, y, known, *, steps, lr, weight_decay):
   """The fixed probe (`probe.kind='adamw'`): independent class-balanced logistic regressions,
@@ -142,12 +151,9 @@ def linear_probe(train_x, train_y, test_x, steps=300, lr=1e-2, weight_decay=1e-4
   train_y [N, A] int with unknowns) and predicts test_x -> [M, A] bool. With AdamW's weak decay
   and no selection it is close to unregularised, which favours low-dimensional, already-clean
   features over wide random ones (README: "Choosing the probe's regularisation")."""
-  mean, std = train_x.mean(0), train_x.std(0) + 1e-6
-  known = ((train_y == 0) | (train_y == 1)).astype(np.float32)
-  y = (train_y == 1).astype(np.float32)
-  p = _fit_logistic(jnp.asarray((train_x - mean) / std), jnp.asarray(y), jnp.asarray(known),
-                    steps=steps, lr=lr, weight_decay=weight_decay)
-  logits = ((test_x - mean) / std) @ np.asarray(p["w"]) + np.asarray(p["b"])
+  z, y, known, standardise = _probe_inputs(train_x, train_y)
+  p = _fit_logistic(z, y, known, steps=steps, lr=lr, weight_decay=weight_decay)
+  logits = standardise(test_x) @ np.asarray(p["w"]) + np.asarray(p["b"])
   return logits > 0.0  # sigmoid(logit) > 0.5
 
 
@@ -186,11 +192,9 @@ def _fit_l2_logistic(x, y, known, l2, *, steps):
 def l2_probe(train_x, train_y, test_x, l2_grid, steps=100) -> np.ndarray:
   """One L2-regularised probe per strength in l2_grid [G], fitted on (train_x [N, F] standardised
   with its own statistics, train_y [N, A] int with unknowns); predictions on test_x: [G, M, A] bool."""
-  mean, std = train_x.mean(0), train_x.std(0) + 1e-6
-  known = ((train_y == 0) | (train_y == 1)).astype(np.float32)
-  w, b = _fit_l2_logistic(jnp.asarray((train_x - mean) / std), jnp.asarray((train_y == 1), jnp.float32),
-                          jnp.asarray(known), jnp.asarray(l2_grid, jnp.float32), steps=steps)
-  logits = np.einsum("mf,gfa->gma", (test_x - mean) / std, np.asarray(w)) + np.asarray(b)[:, None]
+  z, y, known, standardise = _probe_inputs(train_x, train_y)
+  w, b = _fit_l2_logistic(z, y, known, jnp.asarray(l2_grid, jnp.float32), steps=steps)
+  logits = np.einsum("mf,gfa->gma", standardise(test_x), np.asarray(w)) + np.asarray(b)[:, None]
   return logits > 0.0  # sigmoid(logit) > 0.5
 
 
