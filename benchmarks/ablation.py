@@ -195,11 +195,12 @@ def main():
   config.data.data_dir = args.data_dir
   config.features = args.features
   config.probe.kind = args.probe
-  suffix = args.features + ("_adamw" if args.probe == "adamw" else "")
+  probe_suffix = "_adamw" if args.probe == "adamw" else ""
+  suffix = args.features + probe_suffix
   # With au_code features, supervised (which has no AU code) is read from the backbone run.
   config.baselines = tuple(b for b in args.baselines.split(",")
                            if b and not (args.features == "au_code" and b == "supervised"))
-  reference = os.path.join(args.workdir, "ablation_backbone" + suffix[len(args.features):] + ".json")
+  reference = os.path.join(args.workdir, f"ablation_backbone{probe_suffix}.json")
   t0 = time.time()
   report = eval_cli.run(config, [os.path.join(args.workdir, "export", n) for n in exported],
                         exported, os.path.join(args.workdir, "eval_" + suffix))

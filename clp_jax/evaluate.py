@@ -220,12 +220,11 @@ def select_l2(x, y, groups, l2_grid, steps=100) -> tuple:
 def cross_validate(features: np.ndarray, data: LabelledSet, probe: dict) -> dict:
   """3-fold subject-exclusive linear-probe results for one encoder's features [N, F].
 
-  probe['kind']: 'l2_cv' (default) chooses the L2 strength in probe['l2_grid'] per fold by
-  leave-one-part-out on that fold's training parts (the test part is never seen), then fits on
-  both; 'adamw' is the fixed probe (probe['steps'], ['lr'], ['weight_decay']).
+  probe['kind']: 'l2_cv' (the config's default) chooses the L2 strength in probe['l2_grid'] per
+  fold by leave-one-part-out on that fold's training parts (the test part is never seen), then
+  fits on both; 'adamw' is the fixed probe (probe['steps'], ['lr'], ['weight_decay']).
   """
-  probe = dict(probe)
-  kind = probe.pop("kind", "adamw")
+  kind = probe.get("kind")
   if kind not in ("l2_cv", "adamw"):
     raise ValueError(f"config.probe.kind must be 'l2_cv' or 'adamw', got {kind!r}")
   results = []

@@ -83,8 +83,8 @@ def test_linear_probe_separates_separable_features():
   assert (pred == y[300:].astype(bool)).mean() > 0.97
 
 
-def _probe_problem(seed=0, n=360, informative=3, noise=30):
-  """Labels [n, 3] with unknowns (9), features [n, informative + noise], 3 subject groups."""
+def _probe_problem(seed=0, n=360, noise=30):
+  """Labels [n, 3] with unknowns (9), features [n, 3 + noise] (3 informative), 3 subject groups."""
   rng = np.random.default_rng(seed)
   y = (rng.random((n, 3)) < [0.15, 0.3, 0.5]).astype(np.int8)
   x = np.concatenate([y * 0.8 + rng.normal(0, 1.0, y.shape),
