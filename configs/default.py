@@ -36,6 +36,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # F1 over 3 seeds at 200 steps; at 0.25 the losses stop learning). See README, Ablations.
   c.data.shared_view = True
   c.data.frame_jitter = True  # with shared_view: colour jitter drawn per frame
+  # with shared_view: each frame's crop moved/rescaled by up to this fraction (0: off)
+  c.data.frame_geometry = 0.0
   c.data.num_threads = 2
   c.data.augment = ml_collections.ConfigDict(dict(
       crop_scale=(0.75, 1.0), crop_ratio=(0.9, 1.1), flip=True,

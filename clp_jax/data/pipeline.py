@@ -53,12 +53,17 @@ class ClipBatchTransform(grain.transforms.RandomMap):
   int32. With shared_view the K frames of a clip share one view (one camera); otherwise each
   frame gets its own, which forces the AU code to ignore framing. frame_jitter (with shared_view)
   keeps the shared crop and flip but draws each frame's colour jitter anew, so that brightness
-  and colour cannot tell a clip's frames apart.
+  and colour cannot tell a clip's frames apart. frame_geometry (with shared_view) moves and
+  rescales each frame's copy of the shared crop by up to that fraction of its size
+  (`augment.jitter_boxes`), so that the clip's drift of head position and size cannot either.
   """
 
   def __init__(self, cfg: augment_lib.AugmentConfig, shared_view: bool = False,
-               frame_jitter: bool = False):
+               frame_jitter: bool = False, frame_geometry: float = 0.0):
+    if frame_geometry < 0:
+      raise ValueError(f"data.frame_geometry must be >= 0 (a fraction of the crop), got {frame_geometry}")
     self.cfg, self.shared_view, self.frame_jitter = cfg, shared_view, frame_jitter
+    self.frame_geometry = frame_geometry
 
   def random_map(self, records, rng: np.random.Generator):
     b, k = len(records), len(records[0]["frames"])
@@ -74,6 +79,8 @@ class ClipBatchTransform(grain.transforms.RandomMap):
       view = np.repeat(augment_lib.draw_views(b, h, w, self.cfg, rng)[:, None], k, axis=1)
       if self.frame_jitter:
         view[..., 5:] = augment_lib.draw_views(b * k, h, w, self.cfg, rng)[:, 5:].reshape(b, k, 3)
+      if self.frame_geometry:
+        view = augment_lib.jitter_boxes(view, self.frame_geometry, h, w, rng)
     else:
       view = augment_lib.draw_views(b * k, h, w, self.cfg, rng).reshape(b, k, -1)
     return {
@@ -103,7 +110,8 @@ class FrameTransform(grain.transforms.Map):
 
 def pretrain_dataset(source, *, global_batch_size: int, seed: int,
                      augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig(),
-                     shared_view: bool = False, frame_jitter: bool = False, shard=None,
+                     shared_view: bool = False, frame_jitter: bool = False,
+                     frame_geometry: float = 0.0, shard=None,
                      num_threads: int = 2, prefetch: int = 4) -> grain.IterDataset:
   """Endless shuffled batches of augmented clips for this process.
 
@@ -118,7 +126,7 @@ def pretrain_dataset(source, *, global_batch_size: int, seed: int,
     raise ValueError(f"This process holds {len(ds)} clips, fewer than its batch of {batch}")
   ds = ds.shuffle(seed=seed).repeat(None)
   ds = ds.batch(batch, drop_remainder=True, batch_fn=list)
-  ds = ds.random_map(ClipBatchTransform(augment, shared_view, frame_jitter), seed=seed)
+  ds = ds.random_map(ClipBatchTransform(augment, shared_view, frame_jitter, frame_geometry), seed=seed)
   return ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
 
 
