@@ -96,6 +96,8 @@ def _pretrain_cmd(run, args):
          f"--config.num_steps={args.steps}", f"--config.data.data_dir={args.data_dir}",
          f"--config.data.num_threads={args.num_threads}", f"--config.seed={seed}",
          f"--config.checkpoint_every={max(50, args.steps // 4)}"]
+  if args.aligned:
+    cmd.append("--config.data.config=pretrain_aligned")
   return cmd + [f"--config.{o}" for o in VARIANTS[variant][1]]
 
 
@@ -164,6 +166,8 @@ def main():
                       "supervised comes from ablation_backbone.json in --workdir, if there")
   p.add_argument("--baselines", default="random_init,supervised",
                  help="baselines of the report (supervised is the costly one)")
+  p.add_argument("--aligned", action="store_true",
+                 help="the corpus's aligned configs (pretrain_aligned, labelled_aligned) for all runs")
   p.add_argument("--skip_pretrain", action="store_true", help="evaluate the runs as they are")
   args = p.parse_args()
   variants = args.variants.split(",")
@@ -197,6 +201,8 @@ def main():
       print(f"ablation: {name} has no checkpoint: {e}", file=sys.stderr)
   config = config_files.load(os.path.join(ROOT, "configs", "eval", "synthetic_au.py"), args.eval_arg)
   config.data.data_dir = args.data_dir
+  if args.aligned:
+    config.data.config = "labelled_aligned"
   config.features = args.features
   config.probe.kind = args.probe
   probe_suffix = "_adamw" if args.probe == "adamw" else ""

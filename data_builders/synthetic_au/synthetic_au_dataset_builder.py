@@ -34,6 +34,8 @@ class SyntheticAuConfig(tfds.core.BuilderConfig):
   clip_length / clip_stride: frames per pretraining clip and the frame step inside a clip.
   clip_hop: frames between the starts of consecutive clips of a video.
   label_stride: keep every label_stride-th frame in the labelled config.
+  align: store faces aligned on their eyes and nose tip (`video.generate_video`), as AU pipelines
+    align real video; the same videos, labels and splits as without.
   """
   kind: str = "pretrain"
   num_subjects: int = 40
@@ -45,6 +47,7 @@ class SyntheticAuConfig(tfds.core.BuilderConfig):
   clip_hop: int = 8
   label_stride: int = 2
   seed: int = 0
+  align: bool = False
 
 
 def subject_parts(num_subjects: int, seed: int) -> dict:
@@ -63,7 +66,7 @@ def _render_examples(cfg: SyntheticAuConfig, subject_id: int, video_index: int, 
   import cv2  # pylint: disable=g-import-not-at-top
   cv2.setNumThreads(1)  # one video per worker process: threads inside would oversubscribe
   video = video_lib.generate_video(cfg.seed, subject_id, video_index, cfg.frames_per_video,
-                                   cfg.image_size)
+                                   cfg.image_size, align=cfg.align)
   out = []
   if cfg.kind == "pretrain":
     for c, start in enumerate(clip_starts(cfg)):
@@ -101,8 +104,11 @@ class SyntheticAu(tfds.core.GeneratorBasedBuilder):
                         kind="labelled"),
   ]
   BUILDER_CONFIGS += [
-      SyntheticAuConfig(name=f"tiny_{c.kind}", description=f"A seconds-long {c.kind} corpus.",
-                        kind=c.kind, **TINY) for c in list(BUILDER_CONFIGS)]
+      SyntheticAuConfig(name=f"{c.name}_aligned", description=c.description + " Faces aligned.",
+                        kind=c.kind, align=True) for c in list(BUILDER_CONFIGS)]
+  BUILDER_CONFIGS += [
+      SyntheticAuConfig(name=f"tiny_{c.name}", description=f"A seconds-long {c.name} corpus.",
+                        kind=c.kind, align=c.align, **TINY) for c in list(BUILDER_CONFIGS)]
   DEFAULT_CONFIG_NAME = "pretrain"
 
   def _info(self) -> tfds.core.DatasetInfo:
@@ -129,7 +135,7 @@ class SyntheticAu(tfds.core.GeneratorBasedBuilder):
         description=__doc__,
         features=tfds.features.FeaturesDict({**features, **common}),
         metadata=tfds.core.MetadataDict(
-            aus=list(au_lib.AUS), image_size=cfg.image_size, fps=25,
+            aus=list(au_lib.AUS), image_size=cfg.image_size, fps=25, aligned=cfg.align,
             clip_length=cfg.clip_length, clip_stride=cfg.clip_stride,
             occurrence_threshold=au_lib.OCCURRENCE_THRESHOLD,
             parts={str(k): v for k, v in subject_parts(cfg.num_subjects, cfg.seed).items()}),

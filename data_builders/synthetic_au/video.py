@@ -5,6 +5,7 @@ import dataclasses
 import cv2
 import numpy as np
 
+from clp_jax import faces
 from data_builders.synthetic_au import aus as au_lib
 from data_builders.synthetic_au import dynamics
 from data_builders.synthetic_au import identity as identity_lib
@@ -43,16 +44,32 @@ def video_id(subject_id: int, video_index: int) -> str:
   return f"S{subject_id:03d}_V{video_index:02d}"
 
 
+# Landmark detectors miss by a few percent of the interocular distance, independently per frame:
+# aligned frames inherit that jitter (the SD used here, as a fraction of that distance).
+LANDMARK_NOISE = 0.02
+
+
 def generate_video(seed: int, subject_id: int, video_index: int, num_frames: int,
-                   size: int) -> Video:
-  """Renders video `video_index` of subject `subject_id`; deterministic in all arguments."""
+                   size: int, align: bool = False) -> Video:
+  """Renders video `video_index` of subject `subject_id`; deterministic in all arguments.
+
+  align: warp every frame so that its eye centres and nose tip (rendered landmarks plus detector-
+  like noise, LANDMARK_NOISE) land on `faces.RIGID_TEMPLATE`, as AU pipelines align real video.
+  The AU and nuisance timelines are the same as unaligned.
+  """
   identity = identity_lib.sample_identity(subject_id, seed)
   rng = np.random.default_rng(np.random.SeedSequence([seed, 2, subject_id, video_index]))
   intensity = dynamics.au_timeline(num_frames, identity.expressiveness, rng)
   nuisance = dynamics.nuisance_timeline(num_frames, rng)
   background = render.background_for(identity, size)
   frames = np.empty((num_frames, size, size, 3), np.uint8)
+  marks_rng = np.random.default_rng(np.random.SeedSequence([seed, 4, subject_id, video_index]))
   for t in range(num_frames):
-    frames[t], _ = render.render_face(identity, intensity[t], nuisance, t, size, rng, background)
+    frames[t], marks = render.render_face(identity, intensity[t], nuisance, t, size, rng, background)
+    if align:
+      rigid = np.concatenate([marks["eyes"], marks["nose_tip"]])
+      iod = np.linalg.norm(rigid[1] - rigid[0])
+      rigid = rigid + marks_rng.normal(0.0, LANDMARK_NOISE * iod, rigid.shape)
+      frames[t] = faces.align(frames[t], rigid, size)
   occurrence = (intensity >= au_lib.OCCURRENCE_THRESHOLD).astype(np.int8)
   return Video(subject_id, video_index, frames, intensity, occurrence, nuisance.jpeg_quality)
