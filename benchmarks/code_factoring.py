@@ -25,6 +25,7 @@ import orbax.checkpoint as ocp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+import run_groups  # pylint: disable=g-import-not-at-top  (beside this script)
 from clp_jax import checkpoint, evaluate, export, person_independence  # pylint: disable=g-import-not-at-top
 from clp_jax import step as clp_step  # pylint: disable=g-import-not-at-top
 from clp_jax.data import sources  # pylint: disable=g-import-not-at-top
@@ -58,7 +59,8 @@ def codes(workdir: str, images: np.ndarray) -> tuple:
 def main():
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
   p.add_argument("--runs", required=True, help="folder of pretraining runs (runs are relative)")
-  p.add_argument("--groups", action="append", required=True, help="name=run,run,...")
+  p.add_argument("--groups", action="append", required=True, type=run_groups.parse,
+                 help="name=run,run,...")
   p.add_argument("--data_dir", default="data")
   args = p.parse_args()
   source, info = sources.open_source("synthetic_au", "labelled", "part1+part2+part3", args.data_dir)
@@ -72,12 +74,9 @@ def main():
   labels = np.where(data.labels > 0, 1.0, 0.0)
   print(f"| AU labels (occurrence) | - | {person_independence.subject_share(labels, data.subjects):.3f}"
         f" | - | {person_independence.subject_share(labels, videos):.3f} | - | - |")
-  for g in args.groups:
-    name, _, runs = g.partition("=")
-    if not runs:
-      p.error(f"--groups must be name=run,run,..., got {g!r}")
+  for name, runs in args.groups:
     shares = []
-    for run in runs.split(","):
+    for run in runs:
       au, person = codes(os.path.join(args.runs, run), data.images)
       shares.append([person_independence.subject_share(code, groups)
                      for groups in (data.subjects, videos) for code in (au, person)])

@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+import run_groups  # pylint: disable=g-import-not-at-top  (beside this script)
 from clp_jax import eval_cli, evaluate, export  # pylint: disable=g-import-not-at-top
 from clp_jax.data import sources  # pylint: disable=g-import-not-at-top
 from data_builders.synthetic_au import dynamics  # pylint: disable=g-import-not-at-top
@@ -125,16 +126,12 @@ def factor_r2(features: np.ndarray, factors: dict, videos: np.ndarray, parts: np
 def main():
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
   p.add_argument("--exports", required=True, help="folder of exported encoders")
-  p.add_argument("--groups", action="append", required=True, help="name=run,run,...")
+  p.add_argument("--groups", action="append", required=True, type=run_groups.parse,
+                 help="name=run,run,...")
   p.add_argument("--data_dir", default="data")
   p.add_argument("--random_seeds", default="0", help="init seeds of the untrained encoder")
   args = p.parse_args()
-  groups = {}
-  for g in args.groups:
-    name, _, runs = g.partition("=")
-    if not runs:
-      p.error(f"--groups must be name=run,run,..., got {g!r}")
-    groups[name] = runs.split(",")
+  groups = dict(args.groups)
   source, info = sources.open_source("synthetic_au", "labelled", "part1+part2+part3", args.data_dir)
   cfg = next(c for c in sau.SyntheticAu.BUILDER_CONFIGS if c.name == "labelled")
   factors, videos, parts = labelled_factors(source, cfg)
