@@ -130,10 +130,13 @@ def main():
                  help="name=run,run,...")
   p.add_argument("--data_dir", default="data")
   p.add_argument("--random_seeds", default="0", help="init seeds of the untrained encoder")
+  p.add_argument("--corpus_config", default="labelled", choices=["labelled", "labelled_aligned"],
+                 help="labelled_aligned for encoders pretrained on aligned faces")
   args = p.parse_args()
   groups = dict(args.groups)
-  source, info = sources.open_source("synthetic_au", "labelled", "part1+part2+part3", args.data_dir)
-  cfg = next(c for c in sau.SyntheticAu.BUILDER_CONFIGS if c.name == "labelled")
+  source, info = sources.open_source("synthetic_au", args.corpus_config, "part1+part2+part3",
+                                     args.data_dir)
+  cfg = next(c for c in sau.SyntheticAu.BUILDER_CONFIGS if c.name == args.corpus_config)
   factors, videos, parts = labelled_factors(source, cfg)
   data = evaluate.load_labelled(source, info.metadata["aus"])
   rows = {}
@@ -150,7 +153,7 @@ def main():
     rows.setdefault("untrained", []).append(factor_r2(feats, factors, videos, parts))
   names = list(factors)
   print(f"\nWithin-video R^2 of each factor group from the backbone's pooled features "
-        f"(synthetic_au labelled, {len(videos)} frames, {videos.max() + 1} videos; ridge, "
+        f"(synthetic_au {args.corpus_config}, {len(videos)} frames, {videos.max() + 1} videos; ridge, "
         f"3 subject-exclusive folds; mean +- SD over runs)\n")
   print("| encoder | runs | " + " | ".join(names) + " |")
   print("|---|---|" + "---|" * len(names))
