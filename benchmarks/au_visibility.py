@@ -45,11 +45,7 @@ def frame(identity, background, au, size, aligned, noise_rng=None, **nuisance) -
   img, marks = render.render_face(identity, au, n, 0, RENDER_SIZE, np.random.default_rng(0),
                                   background)
   if aligned:
-    rigid = np.concatenate([marks["eyes"], marks["nose_tip"]])
-    if noise_rng is not None:
-      iod = np.linalg.norm(rigid[1] - rigid[0])
-      rigid = rigid + noise_rng.normal(0, video_lib.LANDMARK_NOISE * iod, rigid.shape)
-    img = faces.align(img, rigid, RENDER_SIZE)
+    img = faces.align(img, video_lib.rigid_landmarks(marks, noise_rng), RENDER_SIZE)
   return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 

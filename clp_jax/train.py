@@ -52,7 +52,7 @@ def train(config, workdir: str) -> step_lib.TrainState:
       source, global_batch_size=config.global_batch_size, seed=config.seed,
       augment=augment.AugmentConfig.from_config(config.data.augment),
       shared_view=config.data.shared_view, frame_jitter=config.data.frame_jitter,
-      frame_geometry=config.data.get("frame_geometry", 0.0),
+      frame_geometry=config.data.frame_geometry,
       num_threads=config.data.num_threads)
   data_iter = iter(data)
 

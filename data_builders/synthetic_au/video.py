@@ -49,6 +49,17 @@ def video_id(subject_id: int, video_index: int) -> str:
 LANDMARK_NOISE = 0.02
 
 
+def rigid_landmarks(marks: dict, rng: np.random.Generator = None) -> np.ndarray:
+  """The points a frame is aligned on, from `render.render_face`'s landmarks: eye centres and nose
+  tip, [3, 2] pixels (x, y), in the order of `faces.RIGID_TEMPLATE`; with rng, plus detector-like
+  noise of LANDMARK_NOISE interocular distances."""
+  rigid = np.concatenate([marks["eyes"], marks["nose_tip"]])
+  if rng is not None:
+    iod = np.linalg.norm(rigid[1] - rigid[0])
+    rigid = rigid + rng.normal(0.0, LANDMARK_NOISE * iod, rigid.shape)
+  return rigid
+
+
 def generate_video(seed: int, subject_id: int, video_index: int, num_frames: int,
                    size: int, align: bool = False) -> Video:
   """Renders video `video_index` of subject `subject_id`; deterministic in all arguments.
@@ -67,9 +78,6 @@ def generate_video(seed: int, subject_id: int, video_index: int, num_frames: int
   for t in range(num_frames):
     frames[t], marks = render.render_face(identity, intensity[t], nuisance, t, size, rng, background)
     if align:
-      rigid = np.concatenate([marks["eyes"], marks["nose_tip"]])
-      iod = np.linalg.norm(rigid[1] - rigid[0])
-      rigid = rigid + marks_rng.normal(0.0, LANDMARK_NOISE * iod, rigid.shape)
-      frames[t] = faces.align(frames[t], rigid, size)
+      frames[t] = faces.align(frames[t], rigid_landmarks(marks, marks_rng), size)
   occurrence = (intensity >= au_lib.OCCURRENCE_THRESHOLD).astype(np.int8)
   return Video(subject_id, video_index, frames, intensity, occurrence, nuisance.jpeg_quality)
