@@ -96,8 +96,8 @@ def _pretrain_cmd(run, args):
          f"--config.num_steps={args.steps}", f"--config.data.data_dir={args.data_dir}",
          f"--config.data.num_threads={args.num_threads}", f"--config.seed={seed}",
          f"--config.checkpoint_every={max(50, args.steps // 4)}"]
-  if args.aligned:
-    cmd.append("--config.data.config=pretrain_aligned")
+  if args.aligned or args.pretrain_config:
+    cmd.append(f"--config.data.config={args.pretrain_config or 'pretrain_aligned'}")
   return cmd + [f"--config.{o}" for o in VARIANTS[variant][1]]
 
 
@@ -168,6 +168,9 @@ def main():
                  help="baselines of the report (supervised is the costly one)")
   p.add_argument("--aligned", action="store_true",
                  help="the corpus's aligned configs (pretrain_aligned, labelled_aligned) for all runs")
+  p.add_argument("--pretrain_config", default="",
+                 help="pretrain on this synthetic_au config (e.g. the control pretrain_still_head); "
+                      "evaluation stays on labelled (labelled_aligned with --aligned)")
   p.add_argument("--skip_pretrain", action="store_true", help="evaluate the runs as they are")
   args = p.parse_args()
   variants = args.variants.split(",")

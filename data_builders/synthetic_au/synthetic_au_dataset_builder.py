@@ -36,6 +36,8 @@ class SyntheticAuConfig(tfds.core.BuilderConfig):
   label_stride: keep every label_stride-th frame in the labelled config.
   align: store faces aligned on their eyes and nose tip (`video.generate_video`), as AU pipelines
     align real video; the same videos, labels and splits as without.
+  head_motion: scales the head's pose/position/size drift inside each video (0: the control
+    corpus `pretrain_still_head`, for measuring what that drift does to pretraining).
   """
   kind: str = "pretrain"
   num_subjects: int = 40
@@ -48,6 +50,7 @@ class SyntheticAuConfig(tfds.core.BuilderConfig):
   label_stride: int = 2
   seed: int = 0
   align: bool = False
+  head_motion: float = 1.0
 
 
 def subject_parts(num_subjects: int, seed: int) -> dict:
@@ -66,7 +69,7 @@ def _render_examples(cfg: SyntheticAuConfig, subject_id: int, video_index: int, 
   import cv2  # pylint: disable=g-import-not-at-top
   cv2.setNumThreads(1)  # one video per worker process: threads inside would oversubscribe
   video = video_lib.generate_video(cfg.seed, subject_id, video_index, cfg.frames_per_video,
-                                   cfg.image_size, align=cfg.align)
+                                   cfg.image_size, align=cfg.align, head_motion=cfg.head_motion)
   out = []
   if cfg.kind == "pretrain":
     for c, start in enumerate(clip_starts(cfg)):
@@ -106,9 +109,13 @@ class SyntheticAu(tfds.core.GeneratorBasedBuilder):
   BUILDER_CONFIGS += [
       SyntheticAuConfig(name=f"{c.name}_aligned", description=c.description + " Faces aligned.",
                         kind=c.kind, align=True) for c in list(BUILDER_CONFIGS)]
+  BUILDER_CONFIGS.append(SyntheticAuConfig(
+      name="pretrain_still_head", kind="pretrain", head_motion=0.0,
+      description="Control: pretraining clips whose head holds still inside each video."))
   BUILDER_CONFIGS += [
       SyntheticAuConfig(name=f"tiny_{c.name}", description=f"A seconds-long {c.name} corpus.",
-                        kind=c.kind, align=c.align, **TINY) for c in list(BUILDER_CONFIGS)]
+                        kind=c.kind, align=c.align, head_motion=c.head_motion, **TINY)
+      for c in list(BUILDER_CONFIGS)]
   DEFAULT_CONFIG_NAME = "pretrain"
 
   def _info(self) -> tfds.core.DatasetInfo:

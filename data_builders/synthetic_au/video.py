@@ -61,17 +61,18 @@ def rigid_landmarks(marks: dict, rng: np.random.Generator = None) -> np.ndarray:
 
 
 def generate_video(seed: int, subject_id: int, video_index: int, num_frames: int,
-                   size: int, align: bool = False) -> Video:
+                   size: int, align: bool = False, head_motion: float = 1.0) -> Video:
   """Renders video `video_index` of subject `subject_id`; deterministic in all arguments.
 
   align: warp every frame so that its eye centres and nose tip (rendered landmarks plus detector-
   like noise, LANDMARK_NOISE) land on `faces.RIGID_TEMPLATE`, as AU pipelines align real video.
   The AU and nuisance timelines are the same as unaligned.
+  head_motion: scales the head's drift (`dynamics.nuisance_timeline`); 0 for a control corpus.
   """
   identity = identity_lib.sample_identity(subject_id, seed)
   rng = np.random.default_rng(np.random.SeedSequence([seed, 2, subject_id, video_index]))
   intensity = dynamics.au_timeline(num_frames, identity.expressiveness, rng)
-  nuisance = dynamics.nuisance_timeline(num_frames, rng)
+  nuisance = dynamics.nuisance_timeline(num_frames, rng, head_motion)
   background = render.background_for(identity, size)
   frames = np.empty((num_frames, size, size, 3), np.uint8)
   marks_rng = np.random.default_rng(np.random.SeedSequence([seed, 4, subject_id, video_index]))
