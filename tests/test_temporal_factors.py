@@ -58,3 +58,16 @@ def test_held_out_r2_reads_a_linear_factor_and_not_noise():
   r2 = temporal_factors.held_out_r2(x, np.concatenate([signal, noise], 1), parts)
   assert r2[0] > 0.95
   assert -0.05 < r2[1] < 0.02  # held out, so noise cannot be fitted
+
+
+def test_factor_r2_equals_one_regression_per_group():
+  rng = np.random.default_rng(3)
+  feats, videos = rng.normal(size=(300, 12)), np.repeat(np.arange(30), 10)
+  parts = np.repeat([1, 2, 3], 100)
+  factors = {"a": feats[:, :2] @ rng.normal(size=(2, 3)), "b": rng.normal(size=(300, 2))}
+  got = temporal_factors.factor_r2(feats, factors, videos, parts)
+  x = temporal_factors.centre_per_video((feats - feats.mean(0)) / (feats.std(0) + 1e-6), videos)
+  for g, f in factors.items():
+    want = temporal_factors.held_out_r2(x, temporal_factors.centre_per_video(f, videos), parts).mean()
+    np.testing.assert_allclose(got[g], want, rtol=1e-10)
+  assert got["a"] > 0.9 and got["b"] < 0.05
