@@ -66,6 +66,9 @@ VARIANTS = {
     "clp_frame_views": ("CLP, a view per frame instead of per clip", ["data.shared_view=False"]),
     "clp_frame_jitter": ("CLP, one crop and flip per clip, colour jitter per frame",
                          ["data.frame_jitter=True"]),
+    "clp_imagenet_norm": ("CLP, ImageNet input normalisation and colour jitter per frame (the "
+                          "default until 2026-11-28)",
+                          ["model.input_norm=imagenet", "data.frame_jitter=True"]),
     "clp_mild_frame_views": ("CLP, a view per frame without flips, crops of 90-100% of the area",
                              ["data.shared_view=False", "data.augment.crop_scale=(0.9,1.0)",
                               "data.augment.flip=False"]),

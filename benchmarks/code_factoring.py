@@ -49,7 +49,8 @@ def codes(workdir: str, images: np.ndarray) -> tuple:
 
   @jax.jit
   def apply(batch):
-    out = model.apply(variables, evaluate.eval_frames(batch, size))
+    out = model.apply(variables, evaluate.eval_frames(batch, size,
+                                                      cfg["model"].get("input_norm", "imagenet")))
     return jnp.concatenate([out["au"], out["person"]], axis=-1)
 
   both = evaluate.batched_apply(apply, images, 128)

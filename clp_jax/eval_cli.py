@@ -44,10 +44,10 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 
 def _check_architecture(infos):
-  archs = {(i["architecture"], i["input_size"]) for i in infos}
+  archs = {(i["architecture"], i["input_size"], evaluate.input_norm(i)) for i in infos}
   if len(archs) > 1:
-    raise ValueError(f"Encoders of different architectures or input sizes {sorted(archs)}: the "
-                     f"baselines need one architecture; evaluate them in separate runs")
+    raise ValueError(f"Encoders of different architectures, input sizes or input normalisations "
+                     f"{sorted(archs)}: the baselines need one; evaluate them in separate runs")
 
 
 def _seen_unseen(result, info, data):
@@ -74,14 +74,16 @@ def random_encoder(depth: int, size: int, au_dim: int, hidden: int, seed: int) -
   return jax.jit(init)(jax.random.key(seed))
 
 
-def _end_to_end(data, aus, *, depth, size, train_cfg, seed, encoder=None) -> dict:
+def _end_to_end(data, aus, *, depth, size, train_cfg, seed, encoder=None,
+                input_norm="imagenet") -> dict:
   """3-fold results of training (from scratch, or fine-tuning encoder) end to end on each fold."""
   folds = []
   for k, train, test in evaluate.folds(data):
     pred = supervised.train_and_predict(
         data.images[train], data.labels[train], data.images[test], depth=depth, image_size=size,
         steps=train_cfg.steps, batch_size=train_cfg.batch_size, lr=train_cfg.lr, seed=seed,
-        encoder=encoder, encoder_lr_scale=train_cfg.get("encoder_lr_scale", 1.0))
+        encoder=encoder, encoder_lr_scale=train_cfg.get("encoder_lr_scale", 1.0),
+        input_norm=input_norm)
     f1 = metrics.f1_scores(pred, data.labels[test])["f1"]
     folds.append({"fold": k, "test_subjects": [str(s) for s in sorted(set(data.subjects[test]))],
                   "mean_f1": float(np.mean(f1)),
@@ -104,6 +106,8 @@ def run(config, encoders, names, workdir) -> dict:
   _check_architecture(infos)
   depth = infos[0]["depth"] if infos else config.depth
   size = infos[0]["input_size"] if infos else config.image_size
+  # The baselines are the same network as the encoders, input normalisation included.
+  norm = evaluate.input_norm(infos[0]) if infos else config.get("input_norm", "imagenet")
 
   source, info = sources.open_source(config.data.name, config.data.config, config.data.split,
                                      config.data.data_dir)
@@ -119,7 +123,8 @@ def run(config, encoders, names, workdir) -> dict:
   if "random_init" in config.baselines:
     au_dim, hidden = (infos[0]["au_code_dim"], infos[0]["au_head_hidden"]) if infos else (128, 512)
     v = random_encoder(depth, size, au_dim, hidden, config.seed)
-    candidates.append(("random_init", v, {"depth": depth, "input_size": size}))
+    candidates.append(("random_init", v, {"depth": depth, "input_size": size,
+                                          "normalization": export.normalization(norm)}))
   for name, variables, inf in tqdm.tqdm(candidates, desc=f"encoders ({config.protocol})"):
     if config.protocol == "linear":
       feats = evaluate.extract_features(variables, inf, data.images, config.batch_size,
@@ -130,7 +135,7 @@ def run(config, encoders, names, workdir) -> dict:
     else:
       result = {"encoder": name, **_end_to_end(data, aus, depth=depth, size=size,
                                                train_cfg=config.finetune, seed=config.seed,
-                                               encoder=variables)}
+                                               encoder=variables, input_norm=norm)}
     if "config" in inf:
       result["source_step"] = inf.get("source_step")
       _seen_unseen(result, inf, data)
@@ -138,8 +143,10 @@ def run(config, encoders, names, workdir) -> dict:
   if "supervised" in config.baselines:
     logging.info("Supervised baseline: %d steps per fold", config.supervised.steps)
     results.append({"encoder": "supervised", **_end_to_end(
-        data, aus, depth=depth, size=size, train_cfg=config.supervised, seed=config.seed)})
+        data, aus, depth=depth, size=size, train_cfg=config.supervised, seed=config.seed,
+        input_norm=norm)})
   report = {"corpus": f"{config.data.name}/{config.data.config}", "protocol": config.protocol,
+            "input_norm": norm,
             "aus": [f"AU{a}" for a in aus], "results": results,
             "num_frames": int(len(data.labels)),
             "supervised_steps": int(config.supervised.steps)}

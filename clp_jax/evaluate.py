@@ -65,17 +65,22 @@ def folds(data: LabelledSet) -> list:
   return out
 
 
-def eval_frames(images: jax.Array, size: int) -> jax.Array:
+def input_norm(info: dict) -> str:
+  """The input normalisation an exported encoder expects (encoder.json; older exports: ImageNet's)."""
+  return info.get("normalization", {}).get("kind", "imagenet")
+
+
+def eval_frames(images: jax.Array, size: int, norm: str = "imagenet") -> jax.Array:
   """Images [N, H, W, 3] uint8 -> the encoder's input [N, size, size, 3]: no augmentation,
-  resized and normalised as in pretraining."""
+  resized and normalised (`clp_model.normalize`'s kind `norm`) as in pretraining."""
   views = jnp.broadcast_to(jnp.asarray(augment.identity_view(images.shape[1], images.shape[2])),
                            images.shape[:1] + (augment.VIEW_DIM,))
-  return clp_model.normalize(augment.device_views(images, views, size))
+  return clp_model.normalize(augment.device_views(images, views, size), norm)
 
 
-@functools.partial(jax.jit, static_argnames=("depth", "size", "kind"))
-def _features(variables, images, *, depth, size, kind):
-  x = eval_frames(images, size)
+@functools.partial(jax.jit, static_argnames=("depth", "size", "kind", "norm"))
+def _features(variables, images, *, depth, size, kind, norm):
+  x = eval_frames(images, size, norm)
   feats = resnet.ResNet(depth).apply({"params": variables["params"],
                                       "batch_stats": variables["batch_stats"]}, x, train=False)
   if kind == "au_code":
@@ -102,7 +107,8 @@ def extract_features(variables, info, images, batch_size=128, kind="backbone") -
   """Frozen features of images [N, H, W, 3] uint8 -> [N, F] float32."""
   if kind not in ("backbone", "au_code"):
     raise ValueError(f"features must be 'backbone' or 'au_code', got {kind!r}")
-  fn = functools.partial(_features, variables, depth=info["depth"], size=info["input_size"], kind=kind)
+  fn = functools.partial(_features, variables, depth=info["depth"], size=info["input_size"], kind=kind,
+                         norm=input_norm(info))
   return batched_apply(fn, images, batch_size)
 
 

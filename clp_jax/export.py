@@ -78,8 +78,7 @@ def export(workdir: str, out: str, step: int = None) -> dict:
       "au_code_dim": m["au_dim"],
       "au_head_hidden": m["hidden"],
       "input_size": cfg["image_size"],
-      "normalization": {"mean": [float(v) for v in clp_model.MEAN],
-                        "std": [float(v) for v in clp_model.STD], "scale": "0-255 RGB"},
+      "normalization": normalization(m.get("input_norm", "imagenet")),
       "layout": "NHWC",
       "source_workdir": os.path.abspath(workdir),
       "source_step": int(step),
@@ -89,6 +88,17 @@ def export(workdir: str, out: str, step: int = None) -> dict:
   with open(os.path.join(out, "encoder.json"), "w") as f:
     json.dump(info, f, indent=2)
   return info
+
+
+def normalization(kind: str) -> dict:
+  """encoder.json's description of `clp_model.normalize(images, kind)`, enough to redo it elsewhere."""
+  if kind == "imagenet":
+    return {"kind": kind, "mean": [float(v) for v in clp_model.MEAN],
+            "std": [float(v) for v in clp_model.STD], "scale": "0-255 RGB"}
+  if kind == "per_image":
+    return {"kind": kind, "scale": "0-255 RGB",
+            "formula": "(x - mean_hw(x)) / (std_hw(x) + 1), per image and channel"}
+  raise ValueError(f"config.model.input_norm must be one of {clp_model.INPUT_NORMS}, got {kind!r}")
 
 
 def restore_subtree(mngr, step, path, template):

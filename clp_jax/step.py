@@ -66,17 +66,18 @@ def create_state(rng: jax.Array, *, model, tx, config) -> TrainState:
                     ema_params=params if config.loss.moco > 0 else None, queue=queue)
 
 
-def _frames(batch, image_size):
+def _frames(batch, image_size, input_norm):
   """The batch's augmented frames: [B*K, S, S, 3] normalised, and [B, K, S, S, 3] in [0, 255]."""
   views = augment.device_views(batch["clip"], batch["view"], image_size)
   b, k = views.shape[:2]
-  return clp_model.normalize(views).reshape((b * k,) + views.shape[2:]), views
+  return clp_model.normalize(views, input_norm).reshape((b * k,) + views.shape[2:]), views
 
 
 def loss_fn(params, state: TrainState, batch, *, model, config):
   """Total loss and (metrics, new batch_stats, moco keys)."""
   cl = config.loss
-  x, views = _frames(batch, config.image_size)
+  input_norm = config.model.get("input_norm", "imagenet")
+  x, views = _frames(batch, config.image_size, input_norm)
   b, k = views.shape[:2]
   run = lambda v, bs, inp: model.apply({"params": v, "batch_stats": bs}, inp, train=True,
                                         mutable=["batch_stats"])
@@ -145,7 +146,8 @@ def loss_fn(params, state: TrainState, batch, *, model, config):
         dec_params = dict(params, decoder=jax.lax.stop_gradient(params["decoder"]))
       cross = model.apply({"params": dec_params}, au_a, person_b, method=model.decode)
       s = config.image_size
-      cross = clp_model.normalize(jax.image.resize(cross, (cross.shape[0], s, s, 3), "linear") * 255.0)
+      cross = clp_model.normalize(
+          jax.image.resize(cross, (cross.shape[0], s, s, 3), "linear") * 255.0, input_norm)
       # The decoded faces are normalised with their own batch statistics, but they must not move
       # the running statistics: those normalise real faces at export, and blurry 32 px decodes
       # would otherwise pull them halfway towards their own (one update of each kind per step).

@@ -39,31 +39,33 @@ def _with_encoder(variables, encoder):
 
 
 def train_and_predict(train_images, train_labels, test_images, *, depth, image_size, steps,
-                      batch_size, lr, seed=0, encoder=None, encoder_lr_scale=1.0) -> np.ndarray:
+                      batch_size, lr, seed=0, encoder=None, encoder_lr_scale=1.0,
+                      input_norm="imagenet") -> np.ndarray:
   """Trains on (images [N, H, W, 3] uint8, labels [N, A] int with unknowns), predicts test
   images -> [M, A] bool.
 
   encoder: None trains from scratch; else variables {"params", "batch_stats"} of a ResNet of this
   depth (an exported encoder) that the whole network starts from (fine-tuning); the AU head
   always starts fresh. encoder_lr_scale: the ResNet's learning rate as a fraction of lr (the
-  head's), so a pretrained encoder can move slower than its fresh head.
+  head's), so a pretrained encoder can move slower than its fresh head. input_norm: the kind of
+  `clp_model.normalize` (an encoder's own, from its encoder.json).
   """
   model, variables = train(train_images, train_labels, depth=depth, image_size=image_size,
                            steps=steps, batch_size=batch_size, lr=lr, seed=seed, encoder=encoder,
-                           encoder_lr_scale=encoder_lr_scale)
+                           encoder_lr_scale=encoder_lr_scale, input_norm=input_norm)
   h, w = train_images.shape[1:3]
 
   @jax.jit
   def predict(images):
     views = jnp.broadcast_to(jnp.asarray(augment.identity_view(h, w)), images.shape[:1] + (augment.VIEW_DIM,))
-    x = clp_model.normalize(augment.device_views(images, views, image_size))
+    x = clp_model.normalize(augment.device_views(images, views, image_size), input_norm)
     return model.apply(variables, x, train=False) > 0
 
   return evaluate.batched_apply(predict, test_images, batch_size)
 
 
 def train(train_images, train_labels, *, depth, image_size, steps, batch_size, lr, seed=0,
-          encoder=None, encoder_lr_scale=1.0) -> tuple:
+          encoder=None, encoder_lr_scale=1.0, input_norm="imagenet") -> tuple:
   """The training of `train_and_predict`: returns (Classifier, its trained variables)."""
   if encoder_lr_scale < 0:
     raise ValueError(f"encoder_lr_scale must be >= 0, got {encoder_lr_scale}")
@@ -89,7 +91,7 @@ def train(train_images, train_labels, *, depth, image_size, steps, batch_size, l
   @jax.jit
   def step(params, batch_stats, opt_state, images, views, labels, mask):
     def loss_fn(p):
-      x = clp_model.normalize(augment.device_views(images, views, image_size))
+      x = clp_model.normalize(augment.device_views(images, views, image_size), input_norm)
       logits, upd = model.apply({"params": p, "batch_stats": batch_stats}, x, train=True,
                                 mutable=["batch_stats"])
       weight = mask * jnp.where(labels > 0, w_pos, w_neg)

@@ -31,11 +31,12 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.data.data_dir = "data"
   c.data.split = "part1+part2"
   # One crop and flip per clip: with a view per frame the within-clip losses stay at chance
-  # (InfoNCE 1.43 = uniform over a clip's frames, for 2,000 steps on an H200). Mild colour jitter
-  # drawn per frame hides the clip's lighting drift from the temporal losses (0.185 vs 0.172 mean
-  # F1 over 3 seeds at 200 steps; at 0.25 the losses stop learning). See README, Ablations.
+  # (InfoNCE 1.43 = uniform over a clip's frames, for 2,000 steps on an H200). Colour jitter
+  # drawn per frame hid the clip's lighting drift from the temporal losses, but it also made them
+  # collapse (InfoNCE back to chance within ~20 steps); per-image input normalisation
+  # (model.input_norm) removes that drift without adding noise. See README, Pretraining.
   c.data.shared_view = True
-  c.data.frame_jitter = True  # with shared_view: colour jitter drawn per frame
+  c.data.frame_jitter = False  # with shared_view: colour jitter drawn per frame
   # with shared_view: each frame's crop moved/rescaled by up to this fraction (0: off)
   c.data.frame_geometry = 0.0
   c.data.num_threads = 2
@@ -51,6 +52,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.model.hidden = 512
   c.model.decoder_size = 32
   c.model.dtype = "float32"
+  # 'per_image': each frame standardised by its own mean and SD (clp_model.normalize), so its
+  # brightness, contrast and colour cast never reach the encoder; 'imagenet': torchvision's.
+  c.model.input_norm = "per_image"
 
   c.loss = ml_collections.ConfigDict()
   c.loss.pos_window = 2.0         # frames (index units): neighbours this close are positives

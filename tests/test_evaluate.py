@@ -268,7 +268,8 @@ def test_code_factoring_benchmark_reads_the_runs_codes(pretrained, tiny_data_dir
   au, person = code_factoring.codes(workdir, images)
   config = tiny_run_config(tiny_data_dir)
   model = step_lib.make_model(config)
-  x = evaluate.eval_frames(jnp.asarray(images), config.image_size)
+  x = evaluate.eval_frames(jnp.asarray(images), config.image_size,
+                           config.model.get("input_norm", "imagenet"))
   out = model.apply({"params": state.params, "batch_stats": state.batch_stats}, x)
   np.testing.assert_allclose(au, np.asarray(out["au"]), rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(person, np.asarray(out["person"]), rtol=1e-5, atol=1e-5)

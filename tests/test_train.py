@@ -166,7 +166,8 @@ def _one_device_step(config):
 def _encode_real_frames(clp, state, batch, config):
   """The model's train-mode outputs on the batch's augmented frames, the new BatchNorm
   statistics, and the frames' [B, K, S, S, 3] views."""
-  x, views = step_lib._frames(batch, config.image_size)  # pylint: disable=protected-access
+  x, views = step_lib._frames(batch, config.image_size,  # pylint: disable=protected-access
+                              config.model.get("input_norm", "imagenet"))
   out, updates = clp.model.apply({"params": state.params, "batch_stats": state.batch_stats}, x,
                                  train=True, mutable=["batch_stats"])
   return out, updates["batch_stats"], views

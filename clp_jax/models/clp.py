@@ -16,9 +16,25 @@ MEAN = jnp.array([0.485, 0.456, 0.406]) * 255.0
 STD = jnp.array([0.229, 0.224, 0.225]) * 255.0
 
 
-def normalize(images: jax.Array) -> jax.Array:
-  """[..., 3] pixels in [0, 255] -> ImageNet-normalised float32."""
-  return (images.astype(jnp.float32) - MEAN) / STD
+INPUT_NORMS = ("imagenet", "per_image")
+
+
+def normalize(images: jax.Array, kind: str = "imagenet") -> jax.Array:
+  """Images [..., H, W, 3] pixels in [0, 255] -> float32 encoder input, same shape.
+
+  'imagenet': minus ImageNet's channel means, over its channel SDs (torchvision's convention).
+  'per_image': each image's channels standardised by their own mean and SD over H x W (+1 grey
+  level, so a flat image stays finite). Brightness, contrast and colour cast of a frame then never
+  reach the encoder: inside a clip their drift would otherwise be what the temporal losses learn,
+  and the per-frame colour jitter that hid it buried the AUs (README, "Pretraining").
+  """
+  x = images.astype(jnp.float32)
+  if kind == "imagenet":
+    return (x - MEAN) / STD
+  if kind == "per_image":
+    mean = jnp.mean(x, axis=(-3, -2), keepdims=True)
+    return (x - mean) / (jnp.std(x, axis=(-3, -2), keepdims=True) + 1.0)
+  raise ValueError(f"input normalisation must be one of {INPUT_NORMS}, got {kind!r}")
 
 
 class MLP(nn.Module):

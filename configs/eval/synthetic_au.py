@@ -19,6 +19,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.batch_size = 128
   c.depth = 18  # architecture of the baselines when no encoder is given
   c.image_size = 80
+  c.input_norm = "per_image"  # likewise (clp_model.normalize); with encoders, theirs
   c.baselines = ("random_init", "supervised")
   c.data = ml_collections.ConfigDict(dict(name="synthetic_au", config="labelled", data_dir="data",
                                           split="part1+part2+part3"))
