@@ -34,7 +34,8 @@ def normalize(images: jax.Array, kind: str = "imagenet") -> jax.Array:
   if kind == "per_image":
     mean = jnp.mean(x, axis=(-3, -2), keepdims=True)
     return (x - mean) / (jnp.std(x, axis=(-3, -2), keepdims=True) + 1.0)
-  raise ValueError(f"input normalisation must be one of {INPUT_NORMS}, got {kind!r}")
+  raise ValueError(f"Input normalisation (config.model.input_norm; encoder.json's "
+                   f"normalization.kind) must be one of {INPUT_NORMS}, got {kind!r}")
 
 
 class MLP(nn.Module):
