@@ -53,12 +53,10 @@ def train_and_predict(train_images, train_labels, test_images, *, depth, image_s
   model, variables = train(train_images, train_labels, depth=depth, image_size=image_size,
                            steps=steps, batch_size=batch_size, lr=lr, seed=seed, encoder=encoder,
                            encoder_lr_scale=encoder_lr_scale, input_norm=input_norm)
-  h, w = train_images.shape[1:3]
 
   @jax.jit
   def predict(images):
-    views = jnp.broadcast_to(jnp.asarray(augment.identity_view(h, w)), images.shape[:1] + (augment.VIEW_DIM,))
-    x = clp_model.normalize(augment.device_views(images, views, image_size), input_norm)
+    x = evaluate.eval_frames(images, image_size, input_norm)
     return model.apply(variables, x, train=False) > 0
 
   return evaluate.batched_apply(predict, test_images, batch_size)
