@@ -76,6 +76,10 @@ VARIANTS = {
                            ["data.frame_geometry=0.05"]),
     "no_cir_frame_geometry": ("CLP without CIR, frame crops moved/rescaled by up to 5%",
                               ["loss.cir=0", "loss.recon=0", "data.frame_geometry=0.05"]),
+    "clp_pose_decorr": ("CLP, the head pose's share of the codes' within-clip change penalised "
+                        "(weight 1)", ["loss.pose_decorrelation=1.0"]),
+    "clp_pose_decorr4": ("CLP, the head pose's share penalised with weight 4",
+                         ["loss.pose_decorrelation=4.0"]),
     "clp_batch32": ("CLP, 32 clips per step instead of 8", ["global_batch_size=32"]),
     "clp_window4": ("CLP, positives up to 4 frames apart instead of 2", ["loss.pos_window=4.0"]),
     "clp_temp05": ("CLP, InfoNCE temperature 0.5 instead of 0.1", ["loss.temperature=0.5"]),

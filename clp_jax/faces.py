@@ -42,6 +42,12 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
   return m
 
 
+def transform_points(m: np.ndarray, points: np.ndarray) -> np.ndarray:
+  """Applies a [2, 3] affine matrix (as `similarity_transform` returns) to [N, 2] points."""
+  points = np.asarray(points, np.float64)
+  return points @ np.asarray(m)[:, :2].T + np.asarray(m)[:, 2]
+
+
 def align(image: np.ndarray, landmarks: np.ndarray, size: int,
           template: np.ndarray = RIGID_TEMPLATE) -> np.ndarray:
   """Warps a face so that its rigid landmarks land on the template.

@@ -128,6 +128,30 @@ def cir_infonce(code: jax.Array, target: jax.Array, weight: jax.Array, *,
   return _weighted_mean(per_row, weight)
 
 
+def pose_explained_variance(z: jax.Array, geometry: jax.Array, *, ridge: float = 1e-3) -> jax.Array:
+  """The share of the codes' within-clip variance that a linear map of the head's geometry explains.
+
+  Both are centred on their clip's mean (what the temporal losses see is change inside a clip),
+  then pooled over the batch, and z is regressed on the geometry by least squares:
+  sum ||P z||^2 / sum ||z||^2 with P the projection onto the geometry's columns (the R^2 of that
+  regression over all code dimensions together). Pooling over clips is what makes it a pose
+  penalty: a code that follows the AUs moves with the head in some clips and against it in
+  others, so only a code that follows the head explains much. The geometry (standardised,
+  with a small ridge for clips where a column is constant) is data and gets no gradient.
+
+  z: [B, K, D]; geometry: [B, K, G] (`head_pose.head_geometry`). Returns a scalar in [0, 1].
+  """
+  zc = z - jnp.mean(z, axis=1, keepdims=True)
+  g = jax.lax.stop_gradient(geometry.astype(z.dtype))
+  gc = g - jnp.mean(g, axis=1, keepdims=True)
+  zc, gc = zc.reshape(-1, zc.shape[-1]), gc.reshape(-1, gc.shape[-1])
+  gc = gc / (jnp.std(gc, axis=0, keepdims=True) + 1e-6)
+  gram = gc.T @ gc + ridge * gc.shape[0] * jnp.eye(gc.shape[1], dtype=gc.dtype)  # [G, G]
+  cross = gc.T @ zc  # [G, D]
+  explained = jnp.sum(cross * jnp.linalg.solve(gram, cross))
+  return explained / (jnp.sum(zc * zc) + 1e-8)
+
+
 def _weighted_mean(values: jax.Array, weight: jax.Array) -> jax.Array:
   """sum(weight * values) / sum(weight), 0 when every weight is 0. values, weight: [N]."""
   return jnp.sum(weight * values) / jnp.maximum(jnp.sum(weight), 1.0)

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from clp_jax import head_pose
 from clp_jax import losses
 from clp_jax import sharding
 from clp_jax.data import augment
@@ -97,6 +98,21 @@ def loss_fn(params, state: TrainState, batch, *, model, config):
                                              pos_window=cl.pos_window,
                                              cross_clip=cl.cross_clip_negatives)
     total += cl.infonce * metrics["infonce"]
+  pose_weight = cl.get("pose_decorrelation", 0.0)
+  if pose_weight > 0 and "landmarks" not in batch:
+    raise ValueError("config.loss.pose_decorrelation > 0 needs landmarks in the pretraining "
+                     "records (feature 'landmarks', [K, 3, 2]); this corpus has none")
+  if "landmarks" in batch:
+    # The head's pose in the frames as the encoder sees them (after crop and mirror). The share of
+    # the codes' within-clip change it explains is logged whenever the corpus has landmarks, and
+    # penalised with pose_decorrelation > 0, so that the temporal losses cannot be met by
+    # following the head's drift.
+    geometry = head_pose.head_geometry(
+        augment.view_points(batch["landmarks"], batch["view"], config.image_size))
+    metrics["pose_r2"] = losses.pose_explained_variance(au, geometry)
+    metrics["pose_r2_proj"] = losses.pose_explained_variance(proj, geometry)
+    if pose_weight > 0:
+      total += pose_weight * (metrics["pose_r2"] + metrics["pose_r2_proj"])
   if cl.get("person_clip", 0.0) > 0:
     metrics["person_clip"] = losses.clip_consistency_loss(
         losses.l2_normalize(out["person"]).reshape(b, k, -1))

@@ -48,6 +48,12 @@ def train(config, workdir: str) -> step_lib.TrainState:
   # ---------------------------------------------------------------------------------- input
   source, info = sources.open_source(config.data.name, config.data.config, config.data.split,
                                      config.data.data_dir)
+  if config.loss.get("pose_decorrelation", 0.0) > 0 and "landmarks" not in info.features:
+    raise ValueError(
+        f"config.loss.pose_decorrelation={config.loss.pose_decorrelation} needs per-frame "
+        f"landmarks in the pretraining records, but {config.data.name}/{config.data.config} "
+        f"{info.version} in {config.data.data_dir} has only {sorted(info.features)}. Rebuild it "
+        f"with: {sources.build_command(config.data.name, config.data.config, config.data.data_dir)}")
   data = pipeline.pretrain_dataset(
       source, global_batch_size=config.global_batch_size, seed=config.seed,
       augment=augment.AugmentConfig.from_config(config.data.augment),

@@ -79,6 +79,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.loss.cir_decoder_grad = True  # False: CIR's loss does not train the decoder
   c.loss.recon_swap = False       # True: rebuild a frame with another frame's person code (same clip)
   c.loss.person_clip = 0.0        # weight of the person code's spread inside a clip
+  # weight of the share of the AU code's (and projection's) within-clip variance that the head's
+  # pose explains linearly (`losses.pose_explained_variance`); needs landmarks in the records
+  c.loss.pose_decorrelation = 0.0
 
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = "adamw"

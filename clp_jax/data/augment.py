@@ -115,6 +115,19 @@ def _one_view(image: jax.Array, view: jax.Array, size: int) -> jax.Array:
   return jnp.clip(grey[..., None] + view[7] * (x - grey[..., None]), 0.0, 255.0)
 
 
+def view_points(points: jax.Array, views: jax.Array, size: int) -> jax.Array:
+  """Where points of the decoded frame land in its view (as `device_views` draws it).
+
+  points [..., N, 2] (x, y) pixels of the decoded frame; views [..., VIEW_DIM] -> [..., N, 2]
+  pixels of the size x size view (crop box scaled to the view, then the mirror if flipped).
+  """
+  views = views[..., None, :]
+  x = (points[..., 0] - views[..., 1]) * size / views[..., 3]
+  y = (points[..., 1] - views[..., 0]) * size / views[..., 2]
+  x = jnp.where(views[..., 4] > 0.5, size - x, x)
+  return jnp.stack([x, y], axis=-1)
+
+
 def device_views(images: jax.Array, views: jax.Array, size: int) -> jax.Array:
   """Applies views inside jit: images [..., H, W, 3] uint8, views [..., VIEW_DIM] ->
   [..., size, size, 3] float32 in [0, 255]; leading axes (batch, clip) are kept."""

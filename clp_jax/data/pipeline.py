@@ -50,7 +50,7 @@ class ClipBatchTransform(grain.transforms.RandomMap):
   Works on whole batches so that per-record overhead is paid once per batch and frames are
   decoded straight into the batch array. Output: clip [B, K, H, W, 3] uint8 (as stored),
   view [B, K, VIEW_DIM] float32, frame_index [B, K] int32, subject_id [B] int32, video_key [B]
-  int32. With shared_view the K frames of a clip share one view (one camera); otherwise each
+  int32, and landmarks [B, K, 3, 2] float32 (pixels of the decoded frames) where the corpus has them. With shared_view the K frames of a clip share one view (one camera); otherwise each
   frame gets its own, which forces the AU code to ignore framing. frame_jitter (with shared_view)
   keeps the shared crop and flip but draws each frame's colour jitter anew, so that brightness
   and colour cannot tell a clip's frames apart. frame_geometry (with shared_view) moves and
@@ -83,13 +83,16 @@ class ClipBatchTransform(grain.transforms.RandomMap):
         view = augment_lib.jitter_boxes(view, self.frame_geometry, h, w, rng)
     else:
       view = augment_lib.draw_views(b * k, h, w, self.cfg, rng).reshape(b, k, -1)
-    return {
+    out = {
         "clip": clip,
         "view": view,
         "frame_index": np.stack([np.asarray(r["frame_index"], np.int32) for r in records]),
         "subject_id": np.array([r["subject_id"] for r in records], np.int32),
         "video_key": np.array([video_key(r["video_id"]) for r in records], np.int32),
     }
+    if "landmarks" in records[0]:
+      out["landmarks"] = np.stack([np.asarray(r["landmarks"], np.float32) for r in records])
+    return out
 
 
 class FrameTransform(grain.transforms.Map):
@@ -116,7 +119,8 @@ def pretrain_dataset(source, *, global_batch_size: int, seed: int,
   """Endless shuffled batches of augmented clips for this process.
 
   Yields {"clip": [B_local, K, H, W, 3] uint8, "view": [B_local, K, VIEW_DIM] float32,
-  "frame_index": [B_local, K] int32, "subject_id": [B_local] int32, "video_key": [B_local] int32};
+  "frame_index": [B_local, K] int32, "subject_id": [B_local] int32, "video_key": [B_local] int32,
+  "landmarks": [B_local, K, 3, 2] float32 where the records have them};
   `augment.device_views` turns clip and view into the augmented [.., S, S, 3] frames in the step.
   """
   shard = shard or shard_options()

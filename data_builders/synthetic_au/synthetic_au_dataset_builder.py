@@ -77,6 +77,7 @@ def _render_examples(cfg: SyntheticAuConfig, subject_id: int, video_index: int, 
       out.append((f"{video.video_id}_c{c:03d}", {
           "frames": np.array([video.jpeg(int(t)) for t in index], dtype=object),
           "frame_index": index,
+          "landmarks": video.landmarks[index],
           "video_id": video.video_id,
           "subject_id": subject_id,
           "part": part,
@@ -98,8 +99,11 @@ def _render_examples(cfg: SyntheticAuConfig, subject_id: int, video_index: int, 
 class SyntheticAu(tfds.core.GeneratorBasedBuilder):
   """Synthetic face videos with per-frame AU intensities, split 3 ways by subject."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "First release: 14 AUs, pretrain clips and labelled frames."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "First release: 14 AUs, pretrain clips and labelled frames.",
+      "1.1.0": "Pretraining clips carry detected landmarks (eye centres, nose tip) per frame.",
+  }
   BUILDER_CONFIGS = [
       SyntheticAuConfig(name="pretrain", description="Unlabelled 8-frame clips for pretraining.",
                         kind="pretrain"),
@@ -128,7 +132,12 @@ class SyntheticAu(tfds.core.GeneratorBasedBuilder):
         "part": tfds.features.Tensor(shape=(), dtype=np.int32),
     }
     if cfg.kind == "pretrain":
-      features = {"frames": tfds.features.Tensor(shape=(cfg.clip_length,), dtype=np.object_)}
+      features = {
+          "frames": tfds.features.Tensor(shape=(cfg.clip_length,), dtype=np.object_),
+          # a detector's eye centres and nose tip, (x, y) pixels of the stored frame: the head's
+          # pose for `loss.pose_decorrelation`, as OpenFace's CSVs give it for real video
+          "landmarks": tfds.features.Tensor(shape=(cfg.clip_length, 3, 2), dtype=np.float32),
+      }
     elif cfg.kind == "labelled":
       features = {
           "image": tfds.features.Tensor(shape=(), dtype=np.object_),

@@ -19,6 +19,9 @@ class Video:
   frames: [T, S, S, 3] uint8 RGB.
   au_intensity: [T, NUM_AUS] float32 in [0, 5].
   au_occurrence: [T, NUM_AUS] int8, 1 where intensity >= OCCURRENCE_THRESHOLD.
+  landmarks: [T, 3, 2] float32, what a landmark detector would report on each stored frame: eye
+    centres and nose tip (x, y) in pixels of the stored frame, with LANDMARK_NOISE (for aligned
+    videos, moved by each frame's alignment like the pixels).
   """
   subject_id: int
   video_index: int
@@ -26,6 +29,7 @@ class Video:
   au_intensity: np.ndarray
   au_occurrence: np.ndarray
   jpeg_quality: int
+  landmarks: np.ndarray
 
   @property
   def video_id(self) -> str:
@@ -75,10 +79,16 @@ def generate_video(seed: int, subject_id: int, video_index: int, num_frames: int
   nuisance = dynamics.nuisance_timeline(num_frames, rng, head_motion)
   background = render.background_for(identity, size)
   frames = np.empty((num_frames, size, size, 3), np.uint8)
+  landmarks = np.empty((num_frames, 3, 2), np.float32)
   marks_rng = np.random.default_rng(np.random.SeedSequence([seed, 4, subject_id, video_index]))
   for t in range(num_frames):
     frames[t], marks = render.render_face(identity, intensity[t], nuisance, t, size, rng, background)
+    detected = rigid_landmarks(marks, marks_rng)
     if align:
-      frames[t] = faces.align(frames[t], rigid_landmarks(marks, marks_rng), size)
+      m = faces.similarity_transform(detected, faces.RIGID_TEMPLATE * size)
+      frames[t] = faces.align(frames[t], detected, size)
+      detected = faces.transform_points(m, detected)
+    landmarks[t] = detected
   occurrence = (intensity >= au_lib.OCCURRENCE_THRESHOLD).astype(np.int8)
-  return Video(subject_id, video_index, frames, intensity, occurrence, nuisance.jpeg_quality)
+  return Video(subject_id, video_index, frames, intensity, occurrence, nuisance.jpeg_quality,
+               landmarks)
