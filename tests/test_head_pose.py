@@ -10,6 +10,7 @@ from clp_jax import head_pose
 from clp_jax import losses
 from clp_jax import sharding
 from clp_jax import step as step_lib
+from clp_jax import train
 from clp_jax.data import augment
 from data_builders.synthetic_au import video as video_lib
 from tests.test_train import _fixed_batch, _one_device_step, _encode_real_frames, tiny_run_config
@@ -124,3 +125,13 @@ def test_step_penalises_pose_and_needs_landmarks(tiny_data_dir):
   with pytest.raises(ValueError, match="pose_decorrelation > 0 needs landmarks"):
     step_lib.loss_fn(state.params, state, sharding.global_batch(without, mesh), model=clp.model,
                      config=config)
+
+
+def test_a_corpus_without_landmarks_is_refused_before_training(tiny_data_dir, tmp_path):
+  """The labelled corpus has no per-frame landmarks: asking for the pose penalty on it names the
+  setting, the corpus and the command that builds one."""
+  config = tiny_run_config(tiny_data_dir, **{"loss.pose_decorrelation": 1.0,
+                                             "data.config": "tiny_labelled"})
+  with pytest.raises(ValueError, match=r"pose_decorrelation=1.0 needs per-frame landmarks.*"
+                                       r"synthetic_au/tiny_labelled.*clp-data build"):
+    train.train(config, str(tmp_path))
