@@ -11,6 +11,7 @@ Landmarks: [..., 3, 2] (x, y) pixels of eye centre, eye centre and nose tip (the
 """
 
 import jax.numpy as jnp
+import numpy as np
 
 # yaw, pitch (the nose tip's offset from the eyes' midpoint along and across the eye line, in
 # interocular distances), roll (radians), log interocular distance, eye midpoint x, y (pixels)
@@ -36,3 +37,22 @@ def head_geometry(landmarks: jnp.ndarray) -> jnp.ndarray:
   return jnp.stack([jnp.sum(offset * u, -1) / iod, jnp.sum(offset * v, -1) / iod,
                     jnp.arctan2(d[..., 1], d[..., 0]), jnp.log(iod), mid[..., 0], mid[..., 1]],
                    axis=-1)
+
+
+def clip_motion(landmarks: np.ndarray) -> np.ndarray:
+  """How much the head moves inside each clip: [N, K, 3, 2] landmarks -> [N] scores.
+
+  For every clip and every GEOMETRY component (position in interocular distances), the change
+  over the clip of a least-squares line in time (a line, because a detector's per-frame noise
+  would otherwise read as motion); each component divided by its median over the N clips, so that
+  no unit dominates, then summed. 6 is a clip of median motion in every component.
+  """
+  g = np.array(head_geometry(np.asarray(landmarks, np.float32)), np.float64)  # [N, K, 6]
+  if g.ndim != 3 or g.shape[1] < 2:
+    raise ValueError(f"clip_motion needs landmarks [N, K >= 2, 3, 2], got {np.shape(landmarks)}")
+  g[..., 4:] /= np.exp(g[..., 3:4]).mean(axis=1, keepdims=True)
+  t = np.arange(g.shape[1], dtype=np.float64)
+  t -= t.mean()
+  slope = np.einsum("nkg,k->ng", g - g.mean(axis=1, keepdims=True), t) / np.sum(t * t)
+  change = np.abs(slope) * (t[-1] - t[0])
+  return np.sum(change / np.maximum(np.median(change, axis=0), 1e-12), axis=1)

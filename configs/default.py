@@ -39,6 +39,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.data.frame_jitter = False  # with shared_view: colour jitter drawn per frame
   # with shared_view: each frame's crop moved/rescaled by up to this fraction (0: off)
   c.data.frame_geometry = 0.0
+  # < 1: pretrain only on that fraction of the clips, those where the head moves least (from the
+  # records' landmarks, `pipeline.stillest_clips`)
+  c.data.stillest_fraction = 1.0
   c.data.num_threads = 2
   c.data.augment = ml_collections.ConfigDict(dict(
       crop_scale=(0.75, 1.0), crop_ratio=(0.9, 1.1), flip=True,

@@ -14,6 +14,7 @@ import zlib
 import grain
 import numpy as np
 
+from clp_jax import head_pose
 from clp_jax.data import augment as augment_lib
 
 
@@ -35,6 +36,33 @@ def _sharded(source, shard: grain.sharding.ShardOptions) -> grain.MapDataset:
   ds = grain.MapDataset.source(source)
   n = len(ds) - len(ds) % shard.shard_count if shard.drop_remainder else len(ds)
   return ds[shard.shard_index:n:shard.shard_count]
+
+
+class _Subset:
+  """Records `index` of a random-access source, as a random-access source."""
+
+  def __init__(self, source, index):
+    self.source, self.index = source, np.asarray(index, np.int64)
+
+  def __len__(self):
+    return len(self.index)
+
+  def __getitem__(self, i):
+    return self.source[int(self.index[i])]
+
+
+def stillest_clips(source, fraction: float) -> np.ndarray:
+  """Indices (ascending) of the `fraction` of a source's clips in which the head moves least
+  (`head_pose.clip_motion` of their landmarks). Reads every record once."""
+  if not 0 < fraction <= 1:
+    raise ValueError(f"data.stillest_fraction must be in (0, 1], got {fraction}")
+  if len(source) == 0 or "landmarks" not in source[0]:
+    raise ValueError("data.stillest_fraction < 1 needs landmarks in the pretraining records "
+                     "(feature 'landmarks', [K, 3, 2]); this corpus has none")
+  motion = head_pose.clip_motion(np.stack([np.asarray(source[i]["landmarks"], np.float32)
+                                           for i in range(len(source))]))
+  keep = max(1, int(round(fraction * len(source))))
+  return np.sort(np.argsort(motion, kind="stable")[:keep])
 
 
 def video_key(video_id) -> np.int32:
@@ -114,9 +142,13 @@ class FrameTransform(grain.transforms.Map):
 def pretrain_dataset(source, *, global_batch_size: int, seed: int,
                      augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig(),
                      shared_view: bool = False, frame_jitter: bool = False,
-                     frame_geometry: float = 0.0, shard=None,
+                     frame_geometry: float = 0.0, stillest_fraction: float = 1.0, shard=None,
                      num_threads: int = 2, prefetch: int = 4) -> grain.IterDataset:
   """Endless shuffled batches of augmented clips for this process.
+
+  stillest_fraction < 1 keeps only that fraction of the clips, those in which the head moves
+  least (`stillest_clips`, from the records' landmarks): clips where what the face does, not the
+  head's drift, is the largest change between frames.
 
   Yields {"clip": [B_local, K, H, W, 3] uint8, "view": [B_local, K, VIEW_DIM] float32,
   "frame_index": [B_local, K] int32, "subject_id": [B_local] int32, "video_key": [B_local] int32,
@@ -125,6 +157,9 @@ def pretrain_dataset(source, *, global_batch_size: int, seed: int,
   """
   shard = shard or shard_options()
   batch = per_process_batch(global_batch_size, shard)
+  if stillest_fraction < 1:
+    # every process computes the same selection, then takes its shard of it
+    source = _Subset(source, stillest_clips(source, stillest_fraction))
   ds = _sharded(source, shard)
   if len(ds) < batch:
     raise ValueError(f"This process holds {len(ds)} clips, fewer than its batch of {batch}")
