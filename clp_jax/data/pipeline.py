@@ -78,7 +78,8 @@ class ClipBatchTransform(grain.transforms.RandomMap):
   Works on whole batches so that per-record overhead is paid once per batch and frames are
   decoded straight into the batch array. Output: clip [B, K, H, W, 3] uint8 (as stored),
   view [B, K, VIEW_DIM] float32, frame_index [B, K] int32, subject_id [B] int32, video_key [B]
-  int32, and landmarks [B, K, 3, 2] float32 (pixels of the decoded frames) where the corpus has them. With shared_view the K frames of a clip share one view (one camera); otherwise each
+  int32, and landmarks [B, K, 3, 2] float32 (pixels of the decoded frames) where the corpus has
+  them. With shared_view the K frames of a clip share one view (one camera); otherwise each
   frame gets its own, which forces the AU code to ignore framing. frame_jitter (with shared_view)
   keeps the shared crop and flip but draws each frame's colour jitter anew, so that brightness
   and colour cannot tell a clip's frames apart. frame_geometry (with shared_view) moves and
