@@ -60,6 +60,7 @@ def train(config, workdir: str) -> step_lib.TrainState:
       shared_view=config.data.shared_view, frame_jitter=config.data.frame_jitter,
       frame_geometry=config.data.frame_geometry,
       stillest_fraction=config.data.get("stillest_fraction", 1.0),
+      stabilise=config.data.get("stabilise", ""),
       num_threads=config.data.num_threads)
   data_iter = iter(data)
 

@@ -43,6 +43,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # < 1: pretrain only on that fraction of the clips, those where the head moves least (from the
   # records' landmarks, `pipeline.stillest_clips`)
   c.data.stillest_fraction = 1.0
+  # 'affine' or 'euclidean': warp each clip's frames onto its middle frame (ECC registration,
+  # `clp_jax.data.stabilise`), removing most of the head's drift inside the clip; '': off
+  c.data.stabilise = ""
   c.data.num_threads = 2
   c.data.augment = ml_collections.ConfigDict(dict(
       crop_scale=(0.75, 1.0), crop_ratio=(0.9, 1.1), flip=True,

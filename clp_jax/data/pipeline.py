@@ -16,6 +16,7 @@ import numpy as np
 
 from clp_jax import head_pose
 from clp_jax.data import augment as augment_lib
+from clp_jax.data import stabilise as stabilise_lib
 
 
 def shard_options(process_index=None, process_count=None) -> grain.sharding.ShardOptions:
@@ -85,14 +86,20 @@ class ClipBatchTransform(grain.transforms.RandomMap):
   and colour cannot tell a clip's frames apart. frame_geometry (with shared_view) moves and
   rescales each frame's copy of the shared crop by up to that fraction of its size
   (`augment.jitter_boxes`), so that the clip's drift of head position and size cannot either.
+  stabilise ('euclidean' or 'affine'; '' is off) warps every frame onto its clip's middle frame
+  before the views are drawn (`stabilise.stabilise_clip`), removing most of the head's drift;
+  landmarks are moved with their frames.
   """
 
   def __init__(self, cfg: augment_lib.AugmentConfig, shared_view: bool = False,
-               frame_jitter: bool = False, frame_geometry: float = 0.0):
+               frame_jitter: bool = False, frame_geometry: float = 0.0, stabilise: str = ""):
     if frame_geometry < 0:
       raise ValueError(f"data.frame_geometry must be >= 0 (a fraction of the crop), got {frame_geometry}")
+    if stabilise and stabilise not in stabilise_lib.MOTIONS:
+      raise ValueError(f"data.stabilise must be one of {sorted(stabilise_lib.MOTIONS)} or '' "
+                       f"(off), got {stabilise!r}")
     self.cfg, self.shared_view, self.frame_jitter = cfg, shared_view, frame_jitter
-    self.frame_geometry = frame_geometry
+    self.frame_geometry, self.stabilise = frame_geometry, stabilise
 
   def random_map(self, records, rng: np.random.Generator):
     b, k = len(records), len(records[0]["frames"])
@@ -104,6 +111,11 @@ class ClipBatchTransform(grain.transforms.RandomMap):
           augment_lib.decode_jpeg(data, out=clip[i, j])
         except ValueError as e:
           raise ValueError(f"Frame {j} of a clip of video {r['video_id']!r}: {e}") from e
+    warps = None
+    if self.stabilise:
+      warps = np.empty((b, k, 2, 3), np.float32)
+      for i in range(b):
+        clip[i], warps[i] = stabilise_lib.stabilise_clip(clip[i], motion=self.stabilise)
     if self.shared_view:
       view = np.repeat(augment_lib.draw_views(b, h, w, self.cfg, rng)[:, None], k, axis=1)
       if self.frame_jitter:
@@ -121,6 +133,9 @@ class ClipBatchTransform(grain.transforms.RandomMap):
     }
     if "landmarks" in records[0]:
       out["landmarks"] = np.stack([np.asarray(r["landmarks"], np.float32) for r in records])
+      if warps is not None:
+        out["landmarks"] = np.stack([stabilise_lib.warp_points(p, w)
+                                     for p, w in zip(out["landmarks"], warps)])
     return out
 
 
@@ -143,13 +158,15 @@ class FrameTransform(grain.transforms.Map):
 def pretrain_dataset(source, *, global_batch_size: int, seed: int,
                      augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig(),
                      shared_view: bool = False, frame_jitter: bool = False,
-                     frame_geometry: float = 0.0, stillest_fraction: float = 1.0, shard=None,
-                     num_threads: int = 2, prefetch: int = 4) -> grain.IterDataset:
+                     frame_geometry: float = 0.0, stillest_fraction: float = 1.0,
+                     stabilise: str = "", shard=None, num_threads: int = 2,
+                     prefetch: int = 4) -> grain.IterDataset:
   """Endless shuffled batches of augmented clips for this process.
 
   stillest_fraction < 1 keeps only that fraction of the clips, those in which the head moves
   least (`stillest_clips`, from the records' landmarks): clips where what the face does, not the
-  head's drift, is the largest change between frames.
+  head's drift, is the largest change between frames. stabilise warps each clip's frames onto its
+  middle frame (`ClipBatchTransform`).
 
   Yields {"clip": [B_local, K, H, W, 3] uint8, "view": [B_local, K, VIEW_DIM] float32,
   "frame_index": [B_local, K] int32, "subject_id": [B_local] int32, "video_key": [B_local] int32,
@@ -166,7 +183,8 @@ def pretrain_dataset(source, *, global_batch_size: int, seed: int,
     raise ValueError(f"This process holds {len(ds)} clips, fewer than its batch of {batch}")
   ds = ds.shuffle(seed=seed).repeat(None)
   ds = ds.batch(batch, drop_remainder=True, batch_fn=list)
-  ds = ds.random_map(ClipBatchTransform(augment, shared_view, frame_jitter, frame_geometry), seed=seed)
+  ds = ds.random_map(ClipBatchTransform(augment, shared_view, frame_jitter, frame_geometry,
+                                        stabilise), seed=seed)
   return ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
 
 
