@@ -80,10 +80,12 @@ VARIANTS = {
                         "(weight 1)", ["loss.pose_decorrelation=1.0"]),
     "clp_pose_decorr4": ("CLP, the head pose's share penalised with weight 4",
                          ["loss.pose_decorrelation=4.0"]),
-    "clp_stabilised": ("CLP on stabilised clips: each frame warped (affine, ECC) onto the clip's "
-                       "middle frame", ["data.stabilise=affine"]),
+    "clp_stabilised": ("CLP on stabilised clips: each frame warped (rotation and shift, ECC) onto "
+                       "the clip's middle frame", ["data.stabilise=euclidean"]),
+    "clp_stabilised_affine": ("CLP on stabilised clips, affine warps",
+                              ["data.stabilise=affine"]),
     "no_cir_stabilised": ("CLP without CIR, on stabilised clips",
-                          ["loss.cir=0", "loss.recon=0", "data.stabilise=affine"]),
+                          ["loss.cir=0", "loss.recon=0", "data.stabilise=euclidean"]),
     "clp_stillest25": ("CLP on the quarter of the clips where the head moves least (landmarks)",
                        ["data.stillest_fraction=0.25"]),
     "clp_stillest50": ("CLP on the half of the clips where the head moves least (landmarks)",

@@ -20,7 +20,7 @@ import numpy as np
 MOTIONS = {"euclidean": cv2.MOTION_EUCLIDEAN, "affine": cv2.MOTION_AFFINE}
 
 
-def register(reference: np.ndarray, frame: np.ndarray, *, motion: str = "affine",
+def register(reference: np.ndarray, frame: np.ndarray, *, motion: str = "euclidean",
              scale: float = 0.5, iterations: int = 30) -> np.ndarray:
   """The warp W [2, 3] float32 with frame(W @ [x, y, 1]) ~ reference(x, y), in full-size pixels.
 
@@ -47,7 +47,7 @@ def register(reference: np.ndarray, frame: np.ndarray, *, motion: str = "affine"
   return warp
 
 
-def stabilise_clip(clip: np.ndarray, *, motion: str = "affine", scale: float = 0.5,
+def stabilise_clip(clip: np.ndarray, *, motion: str = "euclidean", scale: float = 0.5,
                    iterations: int = 30) -> tuple:
   """Warps every frame of a clip onto its middle frame.
 

@@ -1,0 +1,117 @@
+"""Clip stabilisation: known warps are recovered, landmarks follow their frames, the head's drift
+in rendered videos shrinks towards the same videos rendered with a still head."""
+
+import cv2
+import numpy as np
+import pytest
+
+from benchmarks.stabilisation import frame_change
+from clp_jax.data import pipeline
+from clp_jax.data import sources
+from clp_jax.data import stabilise
+from data_builders.synthetic_au import video as video_lib
+from tests.conftest import TINY, tiny_config
+
+
+def _warp(angle_deg, scale, shift, centre):
+  """[2, 3] forward map original -> moved: rotation and scale about centre, then a shift."""
+  m = cv2.getRotationMatrix2D(centre, angle_deg, scale).astype(np.float32)
+  m[:, 2] += shift
+  return m
+
+
+def _moved_clip(image, moves):
+  """Frames of `image` moved by each forward map; the middle frame is `image` itself."""
+  h, w = image.shape[:2]
+  return np.stack([cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REPLICATE) for m in moves])
+
+
+def _to_points(m, points):
+  return points @ m[:, :2].T + m[:, 2]
+
+
+def test_stabilise_recovers_known_warps_and_moves_landmarks_with_them():
+  frame = video_lib.generate_video(0, 3, 0, 1, 128, head_motion=0.0).frames[0]
+  c = (64.0, 64.0)
+  moves = [_warp(3, 1.03, (2.5, -1.5), c), _warp(-2, 0.98, (-3.0, 1.0), c),
+           np.eye(2, 3, dtype=np.float32), _warp(1.5, 1.0, (1.0, 2.0), c),
+           _warp(-4, 1.02, (0.0, -2.5), c)]
+  clip = _moved_clip(frame, moves)
+  for motion in ("affine", "euclidean"):
+    out, warps = stabilise.stabilise_clip(clip, motion=motion)
+    assert out.shape == clip.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[2], clip[2])
+    np.testing.assert_array_equal(warps[2], np.eye(2, 3))
+    # The warp maps stabilised (= reference) coordinates into each moved frame: it is the move.
+    corners = np.array([[20, 20], [108, 20], [20, 108], [108, 108]], np.float32)
+    for j, m in enumerate(moves):
+      if motion == "euclidean" and abs(m[0, 0] ** 2 + m[0, 1] ** 2 - 1) > 1e-3:
+        continue  # a scaled move is outside the euclidean model
+      err = np.abs(_to_points(warps[j], corners) - _to_points(m, corners)).max()
+      assert err < 0.5, (motion, j, err)
+    if motion == "affine":
+      # every stabilised frame matches the reference away from the borders it had to invent
+      inner = lambda im: im[16:-16, 16:-16].astype(np.float32)
+      for j in range(len(moves)):
+        assert np.abs(inner(out[j]) - inner(frame)).mean() < 2.0, j
+      # unstabilised, the moved frames differ from the reference far more
+      assert np.abs(inner(clip[0]) - inner(frame)).mean() > 5.0
+      # landmarks of the moved frames land back on the reference's
+      marks = np.array([[50.0, 55.0], [78.0, 55.0], [64.0, 75.0]], np.float32)
+      moved = np.stack([_to_points(m, marks) for m in moves])
+      back = stabilise.warp_points(moved, warps)
+      assert np.abs(back - marks).max() < 0.5
+
+
+def test_warp_points_inverts_the_warp_exactly():
+  rng = np.random.default_rng(0)
+  warps = np.stack([_warp(a, s, (dx, dy), (40.0, 50.0)) for a, s, dx, dy in
+                    rng.uniform([-5, 0.95, -3, -3], [5, 1.05, 3, 3], (6, 4))])
+  points = rng.uniform(0, 100, (6, 3, 2)).astype(np.float32)
+  moved = np.stack([_to_points(w, p) for w, p in zip(warps, points)])
+  np.testing.assert_allclose(stabilise.warp_points(moved, warps), points, atol=1e-3)
+
+
+def test_a_still_clip_is_left_as_it_is():
+  frame = video_lib.generate_video(0, 5, 0, 1, 96, head_motion=0.0).frames[0]
+  clip = np.repeat(frame[None], 4, axis=0)
+  out, warps = stabilise.stabilise_clip(clip)
+  np.testing.assert_allclose(warps, np.repeat(np.eye(2, 3)[None], 4, axis=0), atol=1e-3)
+  assert np.abs(out.astype(int) - clip).max() <= 1
+
+
+def test_stabilising_rendered_videos_removes_most_of_the_heads_drift():
+  """The same videos rendered with and without the head's drift: stabilised, the moving ones
+  come most of the way to the still ones (the rest is parallax no 2-D warp removes), and the
+  still ones barely change (the warp does not follow the AUs)."""
+  raw, stab, still, still_stab = [], [], [], []
+  for subject in range(4):
+    moving = video_lib.generate_video(1, subject, 0, 24, 96).frames[::3]
+    calm = video_lib.generate_video(1, subject, 0, 24, 96, head_motion=0.0).frames[::3]
+    raw.append(frame_change(moving))
+    stab.append(frame_change(stabilise.stabilise_clip(moving)[0]))
+    still.append(frame_change(calm))
+    still_stab.append(frame_change(stabilise.stabilise_clip(calm)[0]))
+  raw, stab, still, still_stab = map(np.mean, (raw, stab, still, still_stab))
+  assert raw > still * 1.2, (raw, still)
+  assert (raw - stab) > 0.5 * (raw - still), (raw, stab, still)
+  assert abs(still_stab - still) < 0.25 * (raw - still), (still, still_stab)
+
+
+def test_pipeline_stabilises_clips_and_refuses_an_unknown_motion(tiny_data_dir):
+  source, _ = sources.open_source("synthetic_au", tiny_config("pretrain"), "part1+part2+part3",
+                                  tiny_data_dir)
+  batch = lambda **kw: next(iter(pipeline.pretrain_dataset(
+      source, global_batch_size=4, seed=1, shard=pipeline.shard_options(0, 1), shared_view=True,
+      **kw)))
+  plain, stable = batch(), batch(stabilise="affine")
+  k, size = TINY["clip_length"], TINY["image_size"]
+  assert stable["clip"].shape == (4, k, size, size, 3)
+  np.testing.assert_array_equal(stable["view"], plain["view"])  # the same draws
+  mid = k // 2
+  np.testing.assert_array_equal(stable["clip"][:, mid], plain["clip"][:, mid])
+  if "landmarks" in plain:
+    np.testing.assert_array_equal(stable["landmarks"][:, mid], plain["landmarks"][:, mid])
+  with pytest.raises(ValueError, match="data.stabilise must be one of .*got 'homography'"):
+    batch(stabilise="homography")
