@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from benchmarks.stabilisation import frame_change
+from clp_jax import train
 from clp_jax.data import pipeline
 from clp_jax.data import sources
 from clp_jax.data import stabilise
 from data_builders.synthetic_au import video as video_lib
 from tests.conftest import TINY, tiny_config
+from tests.test_train import tiny_run_config
 
 
 def _warp(angle_deg, scale, shift, centre):
@@ -115,3 +117,12 @@ def test_pipeline_stabilises_clips_and_refuses_an_unknown_motion(tiny_data_dir):
     np.testing.assert_array_equal(stable["landmarks"][:, mid], plain["landmarks"][:, mid])
   with pytest.raises(ValueError, match="data.stabilise must be one of .*got 'homography'"):
     batch(stabilise="homography")
+
+
+def test_train_reads_data_stabilise_from_the_config(tiny_data_dir, tmp_path):
+  """The setting reaches the pipeline: an unknown motion stops the run before it trains."""
+  config = tiny_run_config(tiny_data_dir, **{"data.stabilise": "homography"})
+  with pytest.raises(ValueError, match="data.stabilise must be one of .*got 'homography'"):
+    train.train(config, str(tmp_path / "run"))
+  assert not (tmp_path / "run" / "checkpoints").exists() or not any(
+      (tmp_path / "run" / "checkpoints").iterdir())
