@@ -86,6 +86,10 @@ VARIANTS = {
                               ["data.stabilise=affine"]),
     "no_cir_stabilised": ("CLP without CIR, on stabilised clips",
                           ["loss.cir=0", "loss.recon=0", "data.stabilise=euclidean"]),
+    "infonce_cross_clip_stabilised": ("InfoNCE with other clips' frames as negatives, alone, on "
+                                      "stabilised clips",
+                                      ["loss.temporal_margin=0", "loss.cir=0", "loss.recon=0",
+                                       "loss.cross_clip_negatives=True", "data.stabilise=euclidean"]),
     "clp_stillest25": ("CLP on the quarter of the clips where the head moves least (landmarks)",
                        ["data.stillest_fraction=0.25"]),
     "clp_stillest50": ("CLP on the half of the clips where the head moves least (landmarks)",
