@@ -95,9 +95,8 @@ class ClipBatchTransform(grain.transforms.RandomMap):
                frame_jitter: bool = False, frame_geometry: float = 0.0, stabilise: str = ""):
     if frame_geometry < 0:
       raise ValueError(f"data.frame_geometry must be >= 0 (a fraction of the crop), got {frame_geometry}")
-    if stabilise and stabilise not in stabilise_lib.MOTIONS:
-      raise ValueError(f"data.stabilise must be one of {sorted(stabilise_lib.MOTIONS)} or '' "
-                       f"(off), got {stabilise!r}")
+    if stabilise:
+      stabilise_lib.check_motion(stabilise)
     self.cfg, self.shared_view, self.frame_jitter = cfg, shared_view, frame_jitter
     self.frame_geometry, self.stabilise = frame_geometry, stabilise
 
