@@ -24,14 +24,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from clp_jax.data import augment  # pylint: disable=g-import-not-at-top
 from clp_jax.data import sources
 from clp_jax.data import stabilise
+from clp_jax.models import clp as clp_model
 
 
 def frame_change(clip: np.ndarray, border: float = 0.1) -> float:
-  """clip [K, H, W, 3] uint8 -> mean |frame t+1 - frame t| of per-frame standardised pixels,
-  leaving out `border` of each side (where a warp invents pixels)."""
+  """clip [K, H, W, 3] uint8 -> mean |frame t+1 - frame t| of the frames as the encoder's
+  per-image normalisation gives them, leaving out `border` of each side (where a warp invents
+  pixels)."""
   b = int(round(clip.shape[1] * border))
-  x = clip.astype(np.float32)[:, b:clip.shape[1] - b, b:clip.shape[2] - b]
-  x = (x - x.mean(axis=(1, 2), keepdims=True)) / (x.std(axis=(1, 2), keepdims=True) + 1e-3)
+  x = np.asarray(clp_model.normalize(clip[:, b:clip.shape[1] - b, b:clip.shape[2] - b], "per_image"))
   return float(np.abs(np.diff(x, axis=0)).mean())
 
 

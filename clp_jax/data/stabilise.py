@@ -4,7 +4,7 @@ Inside a short clip the person is constant, and the largest change between frame
 head's drift (position, size, roll and, foreshortened, yaw and pitch), not what the face does
 (README, "What the pretrained features follow"). The within-clip losses then learn the drift. A
 global 2-D warp per frame removes most of it: on synthetic_au's pretraining clips the mean change
-between consecutive standardised frames falls from 0.121 to 0.102 (euclidean), against 0.094 for
+between consecutive standardised frames falls from 0.117 to 0.098 (euclidean), against 0.090 for
 the same videos rendered with the head held still (`benchmarks/stabilisation.py`). What is left
 is mostly out-of-plane parallax, which no 2-D warp removes.
 
