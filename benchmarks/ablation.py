@@ -84,6 +84,15 @@ VARIANTS = {
                        "the clip's middle frame", ["data.stabilise=euclidean"]),
     "clp_stabilised_affine": ("CLP on stabilised clips, affine warps",
                               ["data.stabilise=affine"]),
+    "clp_stabilised_flow": ("CLP on clips stabilised by the euclidean warp and the smoothed dense "
+                            "flow onto the middle frame", ["data.stabilise=flow"]),
+    "no_cir_stabilised_flow": ("CLP without CIR, on flow-stabilised clips",
+                               ["loss.cir=0", "loss.recon=0", "data.stabilise=flow"]),
+    "infonce_cross_clip_stabilised_flow": ("InfoNCE with other clips' frames as negatives, alone, "
+                                           "on flow-stabilised clips",
+                                           ["loss.temporal_margin=0", "loss.cir=0", "loss.recon=0",
+                                            "loss.cross_clip_negatives=True",
+                                            "data.stabilise=flow"]),
     "no_cir_stabilised": ("CLP without CIR, on stabilised clips",
                           ["loss.cir=0", "loss.recon=0", "data.stabilise=euclidean"]),
     "infonce_cross_clip_stabilised": ("InfoNCE with other clips' frames as negatives, alone, on "

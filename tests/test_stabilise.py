@@ -41,7 +41,8 @@ def test_stabilise_recovers_known_warps_and_moves_landmarks_with_them():
            _warp(-4, 1.02, (0.0, -2.5), c)]
   clip = _moved_clip(frame, moves)
   for motion in ("affine", "euclidean"):
-    out, warps = stabilise.stabilise_clip(clip, motion=motion)
+    out, warps, flow = stabilise.stabilise_clip(clip, motion=motion)
+    assert flow is None
     assert out.shape == clip.shape and out.dtype == np.uint8
     np.testing.assert_array_equal(out[2], clip[2])
     np.testing.assert_array_equal(warps[2], np.eye(2, 3))
@@ -78,7 +79,7 @@ def test_warp_points_inverts_the_warp_exactly():
 def test_a_still_clip_is_left_as_it_is():
   frame = video_lib.generate_video(0, 5, 0, 1, 96, head_motion=0.0).frames[0]
   clip = np.repeat(frame[None], 4, axis=0)
-  out, warps = stabilise.stabilise_clip(clip)
+  out, warps, _ = stabilise.stabilise_clip(clip)
   np.testing.assert_allclose(warps, np.repeat(np.eye(2, 3)[None], 4, axis=0), atol=1e-3)
   assert np.abs(out.astype(int) - clip).max() <= 1
 

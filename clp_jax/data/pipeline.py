@@ -86,9 +86,9 @@ class ClipBatchTransform(grain.transforms.RandomMap):
   and colour cannot tell a clip's frames apart. frame_geometry (with shared_view) moves and
   rescales each frame's copy of the shared crop by up to that fraction of its size
   (`augment.jitter_boxes`), so that the clip's drift of head position and size cannot either.
-  stabilise ('euclidean' or 'affine'; '' is off) warps every frame onto its clip's middle frame
-  before the views are drawn (`stabilise.stabilise_clip`), removing most of the head's drift;
-  landmarks are moved with their frames.
+  stabilise ('euclidean', 'affine' or 'flow'; '' is off) warps every frame onto its clip's middle
+  frame before the views are drawn (`stabilise.stabilise_clip`), removing most of the head's
+  drift; landmarks are moved with their frames.
   """
 
   def __init__(self, cfg: augment_lib.AugmentConfig, shared_view: bool = False,
@@ -110,11 +110,12 @@ class ClipBatchTransform(grain.transforms.RandomMap):
           augment_lib.decode_jpeg(data, out=clip[i, j])
         except ValueError as e:
           raise ValueError(f"Frame {j} of a clip of video {r['video_id']!r}: {e}") from e
-    warps = None
+    moves = None  # per clip: (warps [K, 2, 3], flow [K, H, W, 2] or None)
     if self.stabilise:
-      warps = np.empty((b, k, 2, 3), np.float32)
+      moves = []
       for i in range(b):
-        clip[i], warps[i] = stabilise_lib.stabilise_clip(clip[i], motion=self.stabilise)
+        clip[i], warps, flow = stabilise_lib.stabilise_clip(clip[i], motion=self.stabilise)
+        moves.append((warps, flow))
     if self.shared_view:
       view = np.repeat(augment_lib.draw_views(b, h, w, self.cfg, rng)[:, None], k, axis=1)
       if self.frame_jitter:
@@ -132,9 +133,9 @@ class ClipBatchTransform(grain.transforms.RandomMap):
     }
     if "landmarks" in records[0]:
       out["landmarks"] = np.stack([np.asarray(r["landmarks"], np.float32) for r in records])
-      if warps is not None:
-        out["landmarks"] = np.stack([stabilise_lib.warp_points(p, w)
-                                     for p, w in zip(out["landmarks"], warps)])
+      if moves is not None:
+        out["landmarks"] = np.stack([stabilise_lib.warp_points(p, *m)
+                                     for p, m in zip(out["landmarks"], moves)])
     return out
 
 
