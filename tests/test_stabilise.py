@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.stabilisation import change_kept
 from benchmarks.stabilisation import frame_change
 from clp_jax import train
 from clp_jax.data import pipeline
@@ -76,12 +77,65 @@ def test_warp_points_inverts_the_warp_exactly():
   np.testing.assert_allclose(stabilise.warp_points(moved, warps), points, atol=1e-3)
 
 
+def _squeeze(h, w, amplitude):
+  """A smooth non-rigid sampling offset [H, W, 2] no global warp undoes: the face's left half
+  moves right and its right half left and down (Gaussian bumps of `amplitude` px, SD a sixth of
+  the width, a face turning in depth)."""
+  ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+  bump = lambda cx: np.exp(-((xs - cx) ** 2 + (ys - 0.55 * h) ** 2) / (2 * (w / 6) ** 2))
+  left, right = bump(0.35 * w), bump(0.65 * w)
+  return np.stack([amplitude * (left - right), 0.5 * amplitude * right], -1).astype(np.float32)
+
+
+def test_flow_removes_a_smooth_non_rigid_move_and_moves_landmarks_with_it():
+  frame = video_lib.generate_video(0, 3, 0, 1, 128, head_motion=0.0).frames[0]
+  h, w = frame.shape[:2]
+  ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+  offsets = [_squeeze(h, w, a) for a in (2.5, -2.0, 0.0, 1.5)]
+  # moved(x) = frame(x + d(x)): what the frame has at p, the moved one has where q + d(q) = p
+  clip = np.stack([cv2.remap(frame, xs + d[..., 0], ys + d[..., 1], cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE) for d in offsets])
+  inner = lambda im: im[16:-16, 16:-16].astype(np.float32)
+  euclid, _, none = stabilise.stabilise_clip(clip, motion="euclidean")
+  flowed, warps, flow = stabilise.stabilise_clip(clip, motion="flow")
+  assert none is None and flow.shape == (4, h, w, 2) and flow.dtype == np.float32
+  mid = 2
+  np.testing.assert_array_equal(flowed[mid], clip[mid])
+  for j in (0, 1, 3):
+    raw, rigid, dense = (np.abs(inner(c[j]) - inner(frame)).mean() for c in (clip, euclid, flowed))
+    assert dense < 0.6 * min(raw, rigid), (j, raw, rigid, dense)
+  marks = np.array([[50.0, 55.0], [78.0, 55.0], [64.0, 75.0]], np.float32)
+  moved = []
+  for d in offsets:
+    q = marks.copy()
+    for _ in range(20):  # q = p - d(q)
+      q = marks - np.stack([d[int(round(y)), int(round(x))] for x, y in q])
+    moved.append(q)
+  err = np.abs(stabilise.warp_points(np.stack(moved), warps, flow) - marks).max()
+  # without the flow the landmarks stay about where the squeeze moved them
+  err_rigid = np.abs(stabilise.warp_points(np.stack(moved), warps) - marks).max()
+  assert err < 0.6 and err_rigid > max(1.0, 2 * err), (err, err_rigid)
+
+
+def test_flow_keeps_most_of_an_au_and_removes_most_of_the_heads_moves():
+  """Rendered pairs (neutral face, the same face with one AU or one head change): the euclidean
+  warp keeps the AUs whole but most of yaw and scale; the flow keeps most of each AU and removes
+  most of every head change."""
+  euclid, flow = change_kept("euclidean", 2), change_kept("flow", 2)
+  head = ["yaw 7 deg", "pitch 4 deg", "roll 3 deg", "shift 1.3%", "scale 1.5%"]
+  assert euclid["AU at 3"] > 0.9 and flow["AU at 3"] > 0.65, (euclid, flow)
+  assert np.mean([euclid[k] for k in head]) > 0.5, euclid
+  assert np.mean([flow[k] for k in head]) < 0.35, flow
+  assert all(flow[k] < 0.5 for k in head), flow
+
+
 def test_a_still_clip_is_left_as_it_is():
   frame = video_lib.generate_video(0, 5, 0, 1, 96, head_motion=0.0).frames[0]
   clip = np.repeat(frame[None], 4, axis=0)
-  out, warps, _ = stabilise.stabilise_clip(clip)
-  np.testing.assert_allclose(warps, np.repeat(np.eye(2, 3)[None], 4, axis=0), atol=1e-3)
-  assert np.abs(out.astype(int) - clip).max() <= 1
+  for motion in ("euclidean", "flow"):
+    out, warps, _ = stabilise.stabilise_clip(clip, motion=motion)
+    np.testing.assert_allclose(warps, np.repeat(np.eye(2, 3)[None], 4, axis=0), atol=1e-3)
+    assert np.abs(out.astype(int) - clip).max() <= 1, motion
 
 
 def test_stabilising_rendered_videos_removes_most_of_the_heads_drift():
@@ -108,14 +162,18 @@ def test_pipeline_stabilises_clips_and_refuses_an_unknown_motion(tiny_data_dir):
   batch = lambda **kw: next(iter(pipeline.pretrain_dataset(
       source, global_batch_size=4, seed=1, shard=pipeline.shard_options(0, 1), shared_view=True,
       **kw)))
-  plain, stable = batch(), batch(stabilise="affine")
+  plain = batch()
   k, size = TINY["clip_length"], TINY["image_size"]
-  assert stable["clip"].shape == (4, k, size, size, 3)
-  np.testing.assert_array_equal(stable["view"], plain["view"])  # the same draws
   mid = k // 2
-  np.testing.assert_array_equal(stable["clip"][:, mid], plain["clip"][:, mid])
-  if "landmarks" in plain:
-    np.testing.assert_array_equal(stable["landmarks"][:, mid], plain["landmarks"][:, mid])
+  for motion in ("affine", "flow"):
+    stable = batch(stabilise=motion)
+    assert stable["clip"].shape == (4, k, size, size, 3)
+    np.testing.assert_array_equal(stable["view"], plain["view"])  # the same draws
+    np.testing.assert_array_equal(stable["clip"][:, mid], plain["clip"][:, mid])
+    assert not np.array_equal(stable["clip"], plain["clip"]), motion
+    if "landmarks" in plain:
+      np.testing.assert_array_equal(stable["landmarks"][:, mid], plain["landmarks"][:, mid])
+      assert np.isfinite(stable["landmarks"]).all()
   with pytest.raises(ValueError, match="data.stabilise must be one of .*got 'homography'"):
     batch(stabilise="homography")
 
