@@ -44,7 +44,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # records' landmarks, `pipeline.stillest_clips`)
   c.data.stillest_fraction = 1.0
   # 'affine' or 'euclidean': warp each clip's frames onto its middle frame (ECC registration,
-  # `clp_jax.data.stabilise`), removing most of the head's drift inside the clip; '': off
+  # `clp_jax.data.stabilise`), removing most of the head's drift inside the clip; 'flow': the
+  # euclidean warp, then the smoothed dense flow onto the middle frame (parallax too); '': off
   c.data.stabilise = ""
   c.data.num_threads = 2
   c.data.augment = ml_collections.ConfigDict(dict(
