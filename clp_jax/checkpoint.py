@@ -51,10 +51,11 @@ def _abstract(tree, shardings):
 
 
 def restore(mngr: ocp.CheckpointManager, step: int, abstract_state, state_shardings, data_iter):
-  """Restores the state (placed with state_shardings) and data_iter in place; returns
-  (state, meta)."""
-  out = mngr.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(_abstract(abstract_state, state_shardings)),
-      data=grain.checkpoint.CheckpointRestore(data_iter),
-      meta=ocp.args.JsonRestore()))
+  """Restores the state (placed with state_shardings) and data_iter in place (None: the state
+  alone, e.g. to score a checkpoint); returns (state, meta)."""
+  items = dict(state=ocp.args.StandardRestore(_abstract(abstract_state, state_shardings)),
+               meta=ocp.args.JsonRestore())
+  if data_iter is not None:
+    items["data"] = grain.checkpoint.CheckpointRestore(data_iter)
+  out = mngr.restore(step, args=ocp.args.Composite(**items))
   return out["state"], out["meta"]

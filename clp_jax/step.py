@@ -74,14 +74,22 @@ def _frames(batch, image_size, input_norm):
   return clp_model.normalize(views, input_norm).reshape((b * k,) + views.shape[2:]), views
 
 
-def loss_fn(params, state: TrainState, batch, *, model, config):
-  """Total loss and (metrics, new batch_stats, moco keys)."""
+def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = True):
+  """Total loss and (metrics, new batch_stats, moco keys).
+
+  train=False: batch norm uses its running statistics and leaves them as they are (held-out
+  losses, `eval_step`).
+  """
   cl = config.loss
   input_norm = config.model.get("input_norm", "imagenet")
   x, views = _frames(batch, config.image_size, input_norm)
   b, k = views.shape[:2]
-  run = lambda v, bs, inp: model.apply({"params": v, "batch_stats": bs}, inp, train=True,
-                                        mutable=["batch_stats"])
+
+  def run(v, bs, inp):
+    if not train:
+      return model.apply({"params": v, "batch_stats": bs}, inp, train=False), {"batch_stats": bs}
+    return model.apply({"params": v, "batch_stats": bs}, inp, train=True, mutable=["batch_stats"])
+
   out, upd = run(params, state.batch_stats, x)
   batch_stats = upd["batch_stats"]
   au = losses.l2_normalize(out["au"]).reshape(b, k, -1)
@@ -207,13 +215,20 @@ def train_step(state: TrainState, batch, *, model, tx, config):
   return new, metrics
 
 
+def eval_step(state: TrainState, batch, *, model, config) -> dict:
+  """The loss and its terms on a batch, batch norm in inference mode; nothing is updated."""
+  _, (metrics, _, _) = loss_fn(state.params, state, batch, model=model, config=config, train=False)
+  return metrics
+
+
 @dataclasses.dataclass(frozen=True)
 class ShardedStep:
   """Everything a loop (or a benchmark) needs to run CLP on a mesh.
 
   init(rng) makes the state already replicated over the mesh; step(state, batch) is jitted with
   the state replicated, the batch split over `data`, and the state donated. step_fn is the plain
-  function behind step, for lowering elsewhere (FLOP counts).
+  function behind step, for lowering elsewhere (FLOP counts). evaluate(state, batch) gives the
+  loss terms of `eval_step` (held-out losses), the state untouched.
   """
   model: Any
   tx: Any
@@ -222,6 +237,7 @@ class ShardedStep:
   init: Callable
   step: Callable
   step_fn: Callable
+  evaluate: Callable
 
 
 def sharded_step(config, mesh) -> ShardedStep:
@@ -232,5 +248,7 @@ def sharded_step(config, mesh) -> ShardedStep:
   step_fn = functools.partial(train_step, model=model, tx=tx, config=config)
   step = jax.jit(step_fn, in_shardings=(state_sharding, sharding.batch_sharding(mesh)),
                  out_shardings=(state_sharding, None), donate_argnums=0)
+  evaluate = jax.jit(functools.partial(eval_step, model=model, config=config),
+                     in_shardings=(state_sharding, sharding.batch_sharding(mesh)))
   return ShardedStep(model, tx, abstract, state_sharding,
-                     jax.jit(init, out_shardings=state_sharding), step, step_fn)
+                     jax.jit(init, out_shardings=state_sharding), step, step_fn, evaluate)

@@ -1,7 +1,7 @@
 """CLP pretraining: one readable loop, in banner-commented stages (big_vision style).
 
-mesh -> input -> model/optimizer -> sharded state -> step -> restore -> loop (log, checkpoint,
-NaN guard, preemption).
+mesh -> input -> model/optimizer -> sharded state -> step -> restore -> held-out losses -> loop
+(log, held-out losses, checkpoint, NaN guard, preemption).
 """
 
 import json
@@ -17,7 +17,7 @@ import tqdm
 from clp_jax import checkpoint
 from clp_jax import sharding
 from clp_jax import step as step_lib
-from clp_jax.data import augment
+from clp_jax import validation
 from clp_jax.data import pipeline
 from clp_jax.data import sources
 
@@ -54,14 +54,7 @@ def train(config, workdir: str) -> step_lib.TrainState:
         f"landmarks in the pretraining records, but {config.data.name}/{config.data.config} "
         f"{info.version} in {config.data.data_dir} has only {sorted(info.features)}. Rebuild it "
         f"with: {sources.build_command(config.data.name, config.data.config, config.data.data_dir)}")
-  data = pipeline.pretrain_dataset(
-      source, global_batch_size=config.global_batch_size, seed=config.seed,
-      augment=augment.AugmentConfig.from_config(config.data.augment),
-      shared_view=config.data.shared_view, frame_jitter=config.data.frame_jitter,
-      frame_geometry=config.data.frame_geometry,
-      stillest_fraction=config.data.get("stillest_fraction", 1.0),
-      stabilise=config.data.get("stabilise", ""),
-      num_threads=config.data.num_threads)
+  data = pipeline.pretrain_dataset_from_config(source, config, seed=config.seed)
   data_iter = iter(data)
 
   # ------------------------------------------- model, optimizer, sharded state and step
@@ -83,13 +76,18 @@ def train(config, workdir: str) -> step_lib.TrainState:
   meta = {"config": json.loads(config.to_json()), "num_devices": n_dev,
           "corpus": f"{config.data.name}/{config.data.config}", "aus": list(info.metadata["aus"])}
 
+  # --------------------------------------------------------------------- held-out losses
+  validator = None
+  if config.get("validation") and 0 < config.validation.every <= config.num_steps:
+    validator = validation.Validator(config, mesh, clp)
+
   # ---------------------------------------------------------------------------- the loop
   preempted = []
   previous = signal.signal(signal.SIGTERM, lambda *_: preempted.append(True))
   writer = tensorboardX.SummaryWriter(os.path.join(workdir, "tb")) if is_main else None
   bar = tqdm.tqdm(total=config.num_steps, initial=step, desc="pretrain", disable=not is_main,
                   dynamic_ncols=True)
-  history = []
+  history, validation_history = [], []
   try:
     while step < config.num_steps:
       batch = sharding.global_batch(next(data_iter), mesh)
@@ -112,6 +110,12 @@ def train(config, workdir: str) -> step_lib.TrainState:
           for k, v in scalars.items():
             writer.add_scalar(f"train/{k}", v, step)
           writer.add_scalar("train/steps_per_sec", bar.format_dict["rate"] or 0.0, step)
+      if validator and step % config.validation.every == 0:
+        held_out = validator(state)
+        validation_history.append((step, held_out))
+        if writer:
+          for k, v in held_out.items():
+            writer.add_scalar(k, v, step)
       if step % config.checkpoint_every == 0 or step == config.num_steps or preempted:
         checkpoint.save(mngr, step, state, data_iter, dict(meta, step=step), force=bool(preempted))
       if preempted:
@@ -130,11 +134,15 @@ def train(config, workdir: str) -> step_lib.TrainState:
     print(f"pretrain: {step} steps, loss {first:.4f} (step {history[0][0]}) -> {last:.4f} "
           f"(step {history[-1][0]}); peak host memory {peak_gib:.2f} GiB; "
           f"checkpoints in {os.path.join(workdir, 'checkpoints')}")
+  if is_main and validation_history:
+    for at, v in validation_history:
+      print(f"pretrain: step {at}: loss on fixed clips, seen subjects {v['seen/loss']:.4f}, "
+            f"held-out subjects ({config.validation.split}) {v['heldout/loss']:.4f}")
   return state
 
 
-def loss_history(workdir: str) -> list:
-  """(step, loss) pairs from the run's TensorBoard events, for tests and reports."""
+def loss_history(workdir: str, tag: str = "train/loss") -> list:
+  """(step, value) pairs of a scalar from the run's TensorBoard events, for tests and reports."""
   from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
   import glob  # pylint: disable=g-import-not-at-top
   import struct  # pylint: disable=g-import-not-at-top
@@ -148,6 +156,6 @@ def loss_history(workdir: str) -> list:
       event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + length])
       pos += 12 + length + 4
       for v in event.summary.value:
-        if v.tag == "train/loss":
+        if v.tag == tag:
           out.append((event.step, v.simple_value))
   return sorted(out)

@@ -52,6 +52,12 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       crop_scale=(0.75, 1.0), crop_ratio=(0.9, 1.1), flip=True,
       brightness=0.1, contrast=0.1, saturation=0.1))
 
+  # Held-out losses (`clp_jax.validation`): every `every` steps (0: off) the loss terms on
+  # `batches` fixed batches of the pretraining split and of `split`, subjects never trained on,
+  # logged as seen/* and heldout/* (TensorBoard) and printed at the end. Every 500 steps never
+  # comes in the 200-step run, which then draws no batches for it.
+  c.validation = ml_collections.ConfigDict(dict(split="part3", every=500, batches=4))
+
   c.model = ml_collections.ConfigDict()
   c.model.depth = 18
   c.model.au_dim = 128
@@ -101,8 +107,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
 
   if arg == "long":
     c.num_steps = 2000
+    c.validation.every = 250
     c.checkpoint_every = 250
   elif arg == "runlocal":
+    c.validation.batches = 1
     c.image_size = 32
     c.num_steps = 6
     c.log_every = 1

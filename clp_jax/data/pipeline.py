@@ -188,6 +188,22 @@ def pretrain_dataset(source, *, global_batch_size: int, seed: int,
   return ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
 
 
+def pretrain_dataset_from_config(source, config, *, seed: int, stillest_fraction=None,
+                                  **kwargs) -> grain.IterDataset:
+  """`pretrain_dataset` with the clip transforms of a pretraining config (config.data); the
+  training loop and the held-out losses (`clp_jax.validation`) read clips the same way.
+  stillest_fraction=None takes config.data's."""
+  d = config.data
+  if stillest_fraction is None:
+    stillest_fraction = d.get("stillest_fraction", 1.0)
+  return pretrain_dataset(
+      source, global_batch_size=config.global_batch_size, seed=seed,
+      augment=augment_lib.AugmentConfig.from_config(d.augment), shared_view=d.shared_view,
+      frame_jitter=d.frame_jitter, frame_geometry=d.frame_geometry,
+      stillest_fraction=stillest_fraction, stabilise=d.get("stabilise", ""),
+      num_threads=d.num_threads, **kwargs)
+
+
 def frames_dataset(source, *, batch_size: int, shard=None,
                    num_threads: int = 4) -> grain.IterDataset:
   """One ordered pass over labelled frames (evaluation); the last batch may be short.
