@@ -260,16 +260,21 @@ def main():
 
   lines = [f"Ablation on synthetic_au ({args.steps} steps of configs/default.py, {jax.devices()[0].device_kind}"
            f", features `{args.features}`, probe `{args.probe}`; random_init {base:.3f}, supervised {top:.3f}):", "",
-           "| variant | what it tests | steps | loss first -> last | mean F1 | gap closed | "
-           "seen - unseen | pretrain s (all invocations) |", "|---|---|---|---|---|---|---|---|"]
+           "| variant | what it tests | steps | loss first -> last | held-out loss (seen) | mean F1 | "
+           "gap closed | seen - unseen | pretrain s (all invocations) |",
+           "|---|---|---|---|---|---|---|---|---|"]
   for name in exported:
     r = by_name[name]
     hist = train.loss_history(os.path.join(args.workdir, name))
     loss = f"{hist[0][1]:.2f} -> {hist[-1][1]:.2f}" if hist else "-"
+    # config.validation's losses at their last evaluation, where the run logged them
+    held_out = train.loss_history(os.path.join(args.workdir, name), "heldout/loss")
+    seen = train.loss_history(os.path.join(args.workdir, name), "seen/loss")
+    held_out = f"{held_out[-1][1]:.2f} ({seen[-1][1]:.2f})" if held_out and seen else "-"
     gap = (r["mean_f1"] - base) / (top - base) if top != base else float("nan")
     drop = r.get("seen_mean_f1", float("nan")) - r.get("unseen_mean_f1", float("nan"))
     lines.append(f"| {name} | {VARIANTS[_split(name)[0]][0]} | {infos[name]['source_step']} | {loss} | "
-                 f"{r['mean_f1']:.3f} | {gap:+.0%} | {drop:+.3f} | {took.get(name, 0):.0f} |")
+                 f"{held_out} | {r['mean_f1']:.3f} | {gap:+.0%} | {drop:+.3f} | {took.get(name, 0):.0f} |")
   if len(seeds) > 1:
     lines += _seed_table(variants, seeds, by_name, base, top)
   lines += ["", f"Evaluation took {eval_s:.0f} s."]
