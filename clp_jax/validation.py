@@ -68,7 +68,9 @@ class Validator:
     if overlap:
       raise ValueError(f"config.validation.split={v.split!r} shares {sorted(overlap)} with the "
                        f"pretraining split config.data.split={config.data.split!r}: the held-out "
-                       f"losses need subjects the encoder never trains on")
+                       f"losses need subjects the encoder never trains on. Set "
+                       f"config.validation.split to other subjects' split, or "
+                       f"config.validation.every=0 to turn them off")
     self.mesh, self.clp = mesh, clp
     self.batches = {"seen": fixed_batches(config, config.data.split, v.batches),
                     "heldout": fixed_batches(config, v.split, v.batches)}

@@ -32,6 +32,7 @@ def tiny_run_config(data_dir, **overrides):
   c.data.config = "tiny_pretrain"
   c.data.split = "part1+part2+part3"
   c.data.num_threads = 1
+  c.validation.every = 0  # these runs train on part3, the default held-out split
   for key, value in overrides.items():
     target = c
     *path, leaf = key.split(".")
@@ -69,7 +70,8 @@ def _cli(workdir, data_dir, steps, devices, extra=()):
   cmd = [sys.executable, "-m", "clp_jax.pretrain_cli", f"--config={ROOT}/configs/default.py:runlocal",
          f"--workdir={workdir}", f"--config.data.data_dir={data_dir}",
          "--config.data.config=tiny_pretrain", "--config.data.split=part1+part2+part3",
-         "--config.data.num_threads=1", f"--config.num_steps={steps}",
+         "--config.data.num_threads=1", "--config.validation.every=0",
+         f"--config.num_steps={steps}",
          "--config.checkpoint_every=2", *extra]
   return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           start_new_session=True, text=True)
