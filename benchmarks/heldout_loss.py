@@ -16,7 +16,6 @@ import json
 import os
 import sys
 
-import ml_collections
 import orbax.checkpoint as ocp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -41,21 +40,11 @@ def run_config(workdir: str, data_dir: str, split: str, batches: int):
   meta = mngr.restore(steps[-1], args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
   # Keys added to the default config since the run keep their defaults.
   config = config_files.load(os.path.join(ROOT, "configs", "default.py"))
-  config.update_from_flattened_dict(_flatten(meta["config"]))
+  config.update(meta["config"])  # merges nested dicts, lists back to tuples
   config.data.data_dir = data_dir
   config.validation.split = split or config.validation.split
   config.validation.batches = batches
   return config, mngr, steps
-
-
-def _flatten(tree, prefix=""):
-  out = {}
-  for k, v in tree.items():
-    if isinstance(v, dict):
-      out.update(_flatten(v, f"{prefix}{k}."))
-    else:
-      out[f"{prefix}{k}"] = tuple(v) if isinstance(v, list) else v
-  return out
 
 
 def score_run(workdir: str, data_dir: str, split: str = "", batches: int = 4) -> list:
