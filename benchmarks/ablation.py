@@ -106,6 +106,15 @@ VARIANTS = {
     "clp_batch32": ("CLP, 32 clips per step instead of 8", ["global_batch_size=32"]),
     "clp_window4": ("CLP, positives up to 4 frames apart instead of 2", ["loss.pos_window=4.0"]),
     "clp_temp05": ("CLP, InfoNCE temperature 0.5 instead of 0.1", ["loss.temperature=0.5"]),
+    "clp_video_negatives": ("CLP, batches of 2 clips per video, the other clip's frames as InfoNCE "
+                            "negatives", ["data.clips_per_video=2", "loss.video_negatives=True"]),
+    "no_cir_video_negatives": ("CLP without CIR, the other clip of the video as negatives",
+                               ["loss.cir=0", "loss.recon=0", "data.clips_per_video=2",
+                                "loss.video_negatives=True"]),
+    "clp_video_negatives_stabilised": ("CLP, the other clip of the video as negatives, on "
+                                       "stabilised clips",
+                                       ["data.clips_per_video=2", "loss.video_negatives=True",
+                                        "data.stabilise=euclidean"]),
 }
 
 

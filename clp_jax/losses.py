@@ -45,28 +45,35 @@ def temporal_margin_loss(z: jax.Array, frame_index: jax.Array, *, pos_window: fl
 
 
 def clip_infonce(z: jax.Array, frame_index: jax.Array, *, temperature: float, pos_window: float,
-                 cross_clip: bool) -> jax.Array:
+                 cross_clip: bool, video: jax.Array = None) -> jax.Array:
   """Multi-positive InfoNCE: positives are an anchor's temporal neighbours in its clip.
 
   The candidates in the denominator are the other frames of the same clip, plus (cross_clip)
-  every frame of every other clip in the global batch. Anchors without a positive are skipped.
-
+  every frame of every other clip in the global batch. With `video` ([B] int, a key per clip),
+  a clip's group is its video rather than itself: the other clips of the same video join the
+  candidates, positives and negatives are decided by the time gap inside the video, and a frame
+  that two overlapping clips share is never its own negative. Those clips show the same person
+  at other moments, so they add negatives that identity cannot tell apart (unlike cross_clip).
+  Anchors without a positive are skipped.
   z: [B, K, D] normalised; frame_index: [B, K]. Returns a scalar.
   """
   b, k, _ = z.shape
-  gap = _time_gaps(frame_index)
-  positive = (gap > 0) & (gap <= pos_window)  # [B, K, K]
-  not_self = ~jnp.eye(k, dtype=bool)[None]
-  if cross_clip:
+  if video is None and not cross_clip:
+    gap = _time_gaps(frame_index)
+    positive = (gap > 0) & (gap <= pos_window)  # [B, K, K]
+    logits = jnp.einsum("bid,bjd->bij", z, z) / temperature  # [B, K, K]
+    pos, cand = positive, jnp.broadcast_to(~jnp.eye(k, dtype=bool)[None], positive.shape)
+  else:
     flat = z.reshape(b * k, -1)
     logits = flat @ flat.T / temperature  # [N, N] over the global batch
-    same = jnp.arange(b)[:, None, None, None] == jnp.arange(b)[None, None, :, None]  # [B,1,B,1]
-    pos = same & positive[:, :, None, :]  # [B, K, B, K], neighbours only inside the clip
-    pos = pos.reshape(b * k, b * k)
-    cand = ~jnp.eye(b * k, dtype=bool)
-  else:
-    logits = jnp.einsum("bid,bjd->bij", z, z) / temperature  # [B, K, K]
-    pos, cand = positive, jnp.broadcast_to(not_self, positive.shape)
+    group = jnp.arange(b) if video is None else video
+    group = jnp.repeat(group, k)  # [N]: each frame's clip (or video)
+    same = group[:, None] == group[None, :]
+    t = frame_index.reshape(b * k).astype(jnp.float32)
+    gap = jnp.abs(t[:, None] - t[None, :])
+    pos = same & (gap > 0) & (gap <= pos_window)
+    twin = same & (gap == 0)  # the frame itself (or its copy in an overlapping clip)
+    cand = ~twin if cross_clip else same & ~twin
   neg_inf = jnp.finfo(logits.dtype).min
   log_pos = jax.nn.logsumexp(jnp.where(pos, logits, neg_inf), axis=-1)
   log_all = jax.nn.logsumexp(jnp.where(cand, logits, neg_inf), axis=-1)

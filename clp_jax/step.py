@@ -102,9 +102,10 @@ def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = Tr
         au, t, pos_window=cl.pos_window, margin=cl.margin, max_margin=cl.max_margin)
     total += cl.temporal_margin * metrics["temporal_margin"]
   if cl.infonce > 0:
-    metrics["infonce"] = losses.clip_infonce(proj, t, temperature=cl.temperature,
-                                             pos_window=cl.pos_window,
-                                             cross_clip=cl.cross_clip_negatives)
+    metrics["infonce"] = losses.clip_infonce(
+        proj, t, temperature=cl.temperature, pos_window=cl.pos_window,
+        cross_clip=cl.cross_clip_negatives,
+        video=batch["video_key"] if cl.get("video_negatives", False) else None)
     total += cl.infonce * metrics["infonce"]
   pose_weight = cl.get("pose_decorrelation", 0.0)
   if pose_weight > 0 and "landmarks" not in batch:

@@ -54,6 +54,10 @@ def train(config, workdir: str) -> step_lib.TrainState:
         f"landmarks in the pretraining records, but {config.data.name}/{config.data.config} "
         f"{info.version} in {config.data.data_dir} has only {sorted(info.features)}. Rebuild it "
         f"with: {sources.build_command(config.data.name, config.data.config, config.data.data_dir)}")
+  if config.loss.get("video_negatives", False) and config.data.get("clips_per_video", 1) < 2:
+    raise ValueError(
+        f"config.loss.video_negatives=True needs batches with several clips per video, but "
+        f"config.data.clips_per_video={config.data.get('clips_per_video', 1)}; set it to 2 or more")
   data = pipeline.pretrain_dataset_from_config(source, config, seed=config.seed)
   data_iter = iter(data)
 

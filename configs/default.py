@@ -47,6 +47,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # `clp_jax.data.stabilise`), removing most of the head's drift inside the clip; 'flow': the
   # euclidean warp, then the smoothed dense flow onto the middle frame (parallax too); '': off
   c.data.stabilise = ""
+  # > 1: each batch holds this many clips of each of its videos, never overlapping and sharing
+  # one view (`clp_jax.data.video_groups`), for loss.video_negatives; 1: clips shuffled alone
+  c.data.clips_per_video = 1
   c.data.num_threads = 2
   c.data.augment = ml_collections.ConfigDict(dict(
       crop_scale=(0.75, 1.0), crop_ratio=(0.9, 1.1), flip=True,
@@ -77,6 +80,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.loss.max_margin = 0.5
   c.loss.infonce = 1.0            # weight of within-clip InfoNCE on projections
   c.loss.cross_clip_negatives = False  # add other clips' frames as negatives (the shortcut)
+  # add the frames of the same video's other clips in the batch as InfoNCE negatives (needs
+  # data.clips_per_video >= 2): the same person at other moments, so identity cannot help
+  c.loss.video_negatives = False
   c.loss.temperature = 0.1
   c.loss.moco = 0.0               # weight of the momentum-encoder queue loss (off)
   c.loss.moco_momentum = 0.99

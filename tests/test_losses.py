@@ -39,21 +39,25 @@ def ref_margin(z, t, pos_window, margin, max_margin):
   return total / max(count, 1)
 
 
-def ref_infonce(z, t, temperature, pos_window, cross_clip):
+def ref_infonce(z, t, temperature, pos_window, cross_clip, video=None):
+  """video: a key per clip; clips of one video share positives and negatives by time gap."""
   b, k, _ = z.shape
+  video = list(range(b)) if video is None else list(video)
   losses_ = []
   for c in range(b):
     for i in range(k):
       pos, cand = [], []
       for c2 in range(b):
-        if c2 != c and not cross_clip:
+        same = video[c2] == video[c]
+        if not same and not cross_clip:
           continue
         for j in range(k):
-          if c2 == c and j == i:
+          gap = abs(t[c, i] - t[c2, j])
+          if same and gap == 0:  # itself, or the same frame in another clip of its video
             continue
           s = np.exp(z[c, i] @ z[c2, j] / temperature)
           cand.append(s)
-          if c2 == c and 0 < abs(t[c, i] - t[c, j]) <= pos_window:
+          if same and gap <= pos_window:
             pos.append(s)
       if pos:
         losses_.append(-np.log(sum(pos) / sum(cand)))
@@ -74,6 +78,30 @@ def test_clip_infonce_matches_numpy(cross_clip):
   got = losses.clip_infonce(jnp.asarray(z), jnp.asarray(t), temperature=0.2, pos_window=2,
                             cross_clip=cross_clip)
   np.testing.assert_allclose(float(got), ref_infonce(z, t, 0.2, 2, cross_clip), rtol=1e-5)
+
+
+@pytest.mark.parametrize("cross_clip", [False, True])
+def test_clip_infonce_video_negatives_match_numpy(cross_clip):
+  """Clips 0 and 2 come from one video, clip 3 overlaps clip 0 (a frame in common)."""
+  z, t = _codes(np.random.default_rng(4), b=4, k=5)
+  t[2] = t[0] + 30  # later in the same video
+  t[3] = t[0] + (t[0, -1] - t[0, 0])  # starts on clip 0's last frame
+  video = np.array([7, 9, 7, 7], np.int32)
+  got = losses.clip_infonce(jnp.asarray(z), jnp.asarray(t), temperature=0.2, pos_window=2,
+                            cross_clip=cross_clip, video=jnp.asarray(video))
+  want = ref_infonce(z, t, 0.2, 2, cross_clip, video)
+  np.testing.assert_allclose(float(got), want, rtol=1e-5)
+  # more candidates than within each clip alone, so a different (larger) loss
+  within = ref_infonce(z, t, 0.2, 2, cross_clip)
+  assert abs(want - within) > 1e-3
+
+
+def test_clip_infonce_distinct_videos_equal_within_clip():
+  z, t = _codes(np.random.default_rng(5))
+  kw = dict(temperature=0.1, pos_window=2, cross_clip=False)
+  np.testing.assert_allclose(
+      float(losses.clip_infonce(jnp.asarray(z), jnp.asarray(t), video=jnp.arange(3) * 11, **kw)),
+      float(losses.clip_infonce(jnp.asarray(z), jnp.asarray(t), **kw)), rtol=1e-6)
 
 
 def test_queue_infonce_matches_numpy():
@@ -130,16 +158,20 @@ def test_losses_on_eight_devices_equal_one_device():
   assert jax.device_count() == 8
   z, t = _codes(np.random.default_rng(5), b=8, k=4, d=8)
   mesh = sharding.make_mesh()
-  g = sharding.global_batch({"z": z, "t": t}, mesh)
-  zs, ts = g["z"], g["t"]
+  v = np.array([0, 1, 2, 3, 0, 1, 2, 3], np.int32)  # clips i and i + 4 from one video
+  t[4:] += 40
+  g = sharding.global_batch({"z": z, "t": t, "v": v}, mesh)
+  zs, ts, vs = g["z"], g["t"], g["v"]
   assert len(zs.sharding.device_set) == 8
 
-  def all_losses(z, t):
+  def all_losses(z, t, v):
     return (losses.temporal_margin_loss(z, t, pos_window=2, margin=0.1, max_margin=0.4),
             losses.clip_infonce(z, t, temperature=0.1, pos_window=2, cross_clip=True),
-            losses.clip_infonce(z, t, temperature=0.1, pos_window=2, cross_clip=False))
+            losses.clip_infonce(z, t, temperature=0.1, pos_window=2, cross_clip=False),
+            losses.clip_infonce(z, t, temperature=0.1, pos_window=2, cross_clip=False, video=v))
 
-  sharded = jax.jit(all_losses)(zs, ts)
-  single = jax.jit(all_losses)(jax.device_put(z, jax.devices()[0]), jax.device_put(t, jax.devices()[0]))
+  one = jax.devices()[0]
+  sharded = jax.jit(all_losses)(zs, ts, vs)
+  single = jax.jit(all_losses)(*(jax.device_put(a, one) for a in (z, t, v)))
   for a, b in zip(sharded, single):
     np.testing.assert_allclose(float(a), float(b), rtol=1e-5)

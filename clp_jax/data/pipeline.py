@@ -17,6 +17,7 @@ import numpy as np
 from clp_jax import head_pose
 from clp_jax.data import augment as augment_lib
 from clp_jax.data import stabilise as stabilise_lib
+from clp_jax.data import video_groups
 
 
 def shard_options(process_index=None, process_count=None) -> grain.sharding.ShardOptions:
@@ -88,17 +89,21 @@ class ClipBatchTransform(grain.transforms.RandomMap):
   (`augment.jitter_boxes`), so that the clip's drift of head position and size cannot either.
   stabilise ('euclidean', 'affine' or 'flow'; '' is off) warps every frame onto its clip's middle
   frame before the views are drawn (`stabilise.stabilise_clip`), removing most of the head's
-  drift; landmarks are moved with their frames.
+  drift; landmarks are moved with their frames. clips_per_video m > 1: the batch holds m clips
+  of each of B/m videos (`video_groups`, clip j of video g at row j * B/m + g), and a video's
+  clips share one view, so that the view cannot tell them apart.
   """
 
   def __init__(self, cfg: augment_lib.AugmentConfig, shared_view: bool = False,
-               frame_jitter: bool = False, frame_geometry: float = 0.0, stabilise: str = ""):
+               frame_jitter: bool = False, frame_geometry: float = 0.0, stabilise: str = "",
+               clips_per_video: int = 1):
     if frame_geometry < 0:
       raise ValueError(f"data.frame_geometry must be >= 0 (a fraction of the crop), got {frame_geometry}")
     if stabilise:
       stabilise_lib.check_motion(stabilise)
     self.cfg, self.shared_view, self.frame_jitter = cfg, shared_view, frame_jitter
     self.frame_geometry, self.stabilise = frame_geometry, stabilise
+    self.clips_per_video = clips_per_video
 
   def random_map(self, records, rng: np.random.Generator):
     b, k = len(records), len(records[0]["frames"])
@@ -117,7 +122,9 @@ class ClipBatchTransform(grain.transforms.RandomMap):
         clip[i], warps, flow = stabilise_lib.stabilise_clip(clip[i], motion=self.stabilise)
         moves.append((warps, flow))
     if self.shared_view:
-      view = np.repeat(augment_lib.draw_views(b, h, w, self.cfg, rng)[:, None], k, axis=1)
+      m = self.clips_per_video
+      view = np.tile(augment_lib.draw_views(b // m, h, w, self.cfg, rng), (m, 1))  # row j*G+g: g's
+      view = np.repeat(view[:, None], k, axis=1)
       if self.frame_jitter:
         view[..., 5:] = augment_lib.draw_views(b * k, h, w, self.cfg, rng)[:, 5:].reshape(b, k, 3)
       if self.frame_geometry:
@@ -159,14 +166,16 @@ def pretrain_dataset(source, *, global_batch_size: int, seed: int,
                      augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig(),
                      shared_view: bool = False, frame_jitter: bool = False,
                      frame_geometry: float = 0.0, stillest_fraction: float = 1.0,
-                     stabilise: str = "", shard=None, num_threads: int = 2,
-                     prefetch: int = 4) -> grain.IterDataset:
+                     stabilise: str = "", clips_per_video: int = 1, shard=None,
+                     num_threads: int = 2, prefetch: int = 4) -> grain.IterDataset:
   """Endless shuffled batches of augmented clips for this process.
 
   stillest_fraction < 1 keeps only that fraction of the clips, those in which the head moves
   least (`stillest_clips`, from the records' landmarks): clips where what the face does, not the
   head's drift, is the largest change between frames. stabilise warps each clip's frames onto its
-  middle frame (`ClipBatchTransform`).
+  middle frame (`ClipBatchTransform`). clips_per_video > 1 fills each batch with that many
+  clips of each of its videos, which never overlap (`video_groups`; videos shuffled instead of
+  clips, sharded by video).
 
   Yields {"clip": [B_local, K, H, W, 3] uint8, "view": [B_local, K, VIEW_DIM] float32,
   "frame_index": [B_local, K] int32, "subject_id": [B_local] int32, "video_key": [B_local] int32,
@@ -178,13 +187,25 @@ def pretrain_dataset(source, *, global_batch_size: int, seed: int,
   if stillest_fraction < 1:
     # every process computes the same selection, then takes its shard of it
     source = _Subset(source, stillest_clips(source, stillest_fraction))
-  ds = _sharded(source, shard)
-  if len(ds) < batch:
-    raise ValueError(f"This process holds {len(ds)} clips, fewer than its batch of {batch}")
-  ds = ds.shuffle(seed=seed).repeat(None)
-  ds = ds.batch(batch, drop_remainder=True, batch_fn=list)
+  if clips_per_video > 1:
+    if batch % clips_per_video:
+      raise ValueError(f"A batch of {batch} clips per process does not split into groups of "
+                       f"data.clips_per_video={clips_per_video}")
+    ds = video_groups.grouped_clips(source, clips_per_video, shard)
+    if len(ds) < batch // clips_per_video:
+      raise ValueError(f"This process holds {len(ds)} videos with {clips_per_video} clips that do "
+                       f"not overlap, fewer than its batch of {batch // clips_per_video} videos")
+    ds = ds.shuffle(seed=seed).repeat(None)
+    ds = ds.random_map(video_groups.PickClips(source, clips_per_video), seed=seed + 1)
+    ds = ds.batch(batch // clips_per_video, drop_remainder=True, batch_fn=video_groups.interleave)
+  else:
+    ds = _sharded(source, shard)
+    if len(ds) < batch:
+      raise ValueError(f"This process holds {len(ds)} clips, fewer than its batch of {batch}")
+    ds = ds.shuffle(seed=seed).repeat(None)
+    ds = ds.batch(batch, drop_remainder=True, batch_fn=list)
   ds = ds.random_map(ClipBatchTransform(augment, shared_view, frame_jitter, frame_geometry,
-                                        stabilise), seed=seed)
+                                        stabilise, clips_per_video), seed=seed)
   return ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
 
 
@@ -201,6 +222,7 @@ def pretrain_dataset_from_config(source, config, *, seed: int, stillest_fraction
       augment=augment_lib.AugmentConfig.from_config(d.augment), shared_view=d.shared_view,
       frame_jitter=d.frame_jitter, frame_geometry=d.frame_geometry,
       stillest_fraction=stillest_fraction, stabilise=d.get("stabilise", ""),
+      clips_per_video=d.get("clips_per_video", 1),
       num_threads=d.num_threads, **kwargs)
 
 
