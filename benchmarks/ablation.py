@@ -115,6 +115,12 @@ VARIANTS = {
                                        "stabilised clips",
                                        ["data.clips_per_video=2", "loss.video_negatives=True",
                                         "data.stabilise=euclidean"]),
+    "clp_detrend_linear": ("CLP, within-clip losses on the codes minus each clip's linear trend "
+                           "in time", ["loss.detrend=linear"]),
+    "clp_detrend_quadratic": ("CLP, within-clip losses on the codes minus each clip's quadratic "
+                              "trend in time", ["loss.detrend=quadratic"]),
+    "no_cir_detrend_linear": ("CLP without CIR, codes minus each clip's linear trend",
+                              ["loss.cir=0", "loss.recon=0", "loss.detrend=linear"]),
 }
 
 

@@ -95,15 +95,20 @@ def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = Tr
   au = losses.l2_normalize(out["au"]).reshape(b, k, -1)
   proj = losses.l2_normalize(out["proj"]).reshape(b, k, -1)
   t = batch["frame_index"]
+  order = losses.DETREND_ORDERS[cl.get("detrend", "")]
+  # The within-clip losses may see the codes' change around each clip's trend in time only; every
+  # other use of the codes (CIR, MoCo, the pose share logged below) sees them as they are.
+  au_t, proj_t = (au, proj) if order is None else (losses.detrend(au, t, order),
+                                                  losses.detrend(proj, t, order))
   metrics = {}
   total = 0.0
   if cl.temporal_margin > 0:
     metrics["temporal_margin"] = losses.temporal_margin_loss(
-        au, t, pos_window=cl.pos_window, margin=cl.margin, max_margin=cl.max_margin)
+        au_t, t, pos_window=cl.pos_window, margin=cl.margin, max_margin=cl.max_margin)
     total += cl.temporal_margin * metrics["temporal_margin"]
   if cl.infonce > 0:
     metrics["infonce"] = losses.clip_infonce(
-        proj, t, temperature=cl.temperature, pos_window=cl.pos_window,
+        proj_t, t, temperature=cl.temperature, pos_window=cl.pos_window,
         cross_clip=cl.cross_clip_negatives,
         video=batch["video_key"] if cl.get("video_negatives", False) else None)
     total += cl.infonce * metrics["infonce"]

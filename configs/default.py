@@ -84,6 +84,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # data.clips_per_video >= 2): the same person at other moments, so identity cannot help
   c.loss.video_negatives = False
   c.loss.temperature = 0.1
+  # 'mean', 'linear' or 'quadratic': the within-clip losses see each clip's codes minus their
+  # polynomial trend in time (`losses.detrend`), where the head's slow drift lies; '': off
+  c.loss.detrend = ""
   c.loss.moco = 0.0               # weight of the momentum-encoder queue loss (off)
   c.loss.moco_momentum = 0.99
   c.loss.queue_size = 1024
