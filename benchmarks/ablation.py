@@ -55,6 +55,8 @@ VARIANTS = {
     "clp_cir_infonce": ("CLP, CIR as InfoNCE: the cross face's AU code picks out its source frame's",
                         ["loss.cir_loss=infonce"]),
     "no_margin": ("CLP without the temporal margin loss", ["loss.temporal_margin=0"]),
+    "no_temporal": ("CLP without either within-clip loss: reconstruction and CIR alone",
+                    ["loss.temporal_margin=0", "loss.infonce=0"]),
     "no_infonce": ("CLP without within-clip InfoNCE", ["loss.infonce=0"]),
     "infonce_within": ("within-clip InfoNCE alone",
                        ["loss.temporal_margin=0", "loss.cir=0", "loss.recon=0"]),
