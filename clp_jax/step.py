@@ -96,6 +96,9 @@ def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = Tr
   proj = losses.l2_normalize(out["proj"]).reshape(b, k, -1)
   t = batch["frame_index"]
   order = losses.DETREND_ORDERS[cl.get("detrend", "")]
+  if order is not None and k < order + 2:
+    raise ValueError(f"config.loss.detrend={cl.detrend!r} fits {order + 1} coefficients per clip, "
+                     f"which leaves nothing of clips of {k} frames; needs >= {order + 2} frames")
   # The within-clip losses may see the codes' change around each clip's trend in time only; every
   # other use of the codes (CIR, MoCo, the pose share logged below) sees them as they are.
   au_t, proj_t = (au, proj) if order is None else (losses.detrend(au, t, order),

@@ -143,6 +143,21 @@ def test_bad_detrend_settings_are_clear_errors(tiny_data_dir, tmp_path):
     train.train(config, str(tmp_path / "b"))
 
 
+def test_detrend_refuses_clips_too_short_for_the_trend(tiny_data_dir):
+  config = tiny_run_config(tiny_data_dir, **{"loss.detrend": "quadratic"})
+  clp = step_lib.sharded_step(config, sharding.make_mesh())
+  state = clp.init(jax.random.key(0))
+  source, _ = sources.open_source(config.data.name, config.data.config, config.data.split,
+                                  config.data.data_dir)
+  batch = next(iter(pipeline.pretrain_dataset_from_config(source, config, seed=0)))
+  k = batch["frame_index"].shape[1]
+  short = {name: value[:, :3] if value.ndim > 2 or name == "frame_index" else value
+           for name, value in batch.items()}  # [B, K, ...] -> [B, 3, ...]; per-clip keys kept
+  assert k > 3 and short["clip"].shape[1] == 3, {n: v.shape for n, v in short.items()}
+  with pytest.raises(ValueError, match="leaves nothing of clips of 3 frames; needs >= 4"):
+    step_lib.loss_fn(state.params, state, short, model=clp.model, config=config, train=False)
+
+
 def test_training_with_detrend_runs(tiny_data_dir, tmp_path):
   config = tiny_run_config(tiny_data_dir, num_steps=2, checkpoint_every=100,
                            **{"loss.detrend": "quadratic"})
