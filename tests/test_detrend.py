@@ -14,6 +14,7 @@ from clp_jax.data import sources
 from data_builders.synthetic_au import dynamics
 from data_builders.synthetic_au import identity as identity_lib
 from tests.test_train import tiny_run_config
+from tests.test_train import two_step_infonce
 
 
 def _clips(rng, b=3, k=8, d=6):
@@ -159,9 +160,4 @@ def test_detrend_refuses_clips_too_short_for_the_trend(tiny_data_dir):
 
 
 def test_training_with_detrend_runs(tiny_data_dir, tmp_path):
-  config = tiny_run_config(tiny_data_dir, num_steps=2, checkpoint_every=100,
-                           **{"loss.detrend": "quadratic"})
-  state = train.train(config, str(tmp_path))
-  assert int(state.step) == 2
-  infonce = [v for _, v in train.loss_history(str(tmp_path), "train/infonce")]
-  assert len(infonce) == 2 and all(np.isfinite(infonce)) and min(infonce) > 0
+  two_step_infonce(tiny_data_dir, tmp_path, **{"loss.detrend": "quadratic"})

@@ -42,6 +42,17 @@ def tiny_run_config(data_dir, **overrides):
   return c
 
 
+def two_step_infonce(data_dir, workdir, **overrides) -> list:
+  """Trains a tiny run for 2 steps with the overrides; returns the InfoNCE it logged, checked to
+  be two finite, positive values."""
+  config = tiny_run_config(data_dir, num_steps=2, checkpoint_every=100, **overrides)
+  state = train.train(config, str(workdir))
+  assert int(state.step) == 2
+  infonce = [v for _, v in train.loss_history(str(workdir), "train/infonce")]
+  assert len(infonce) == 2 and all(np.isfinite(infonce)) and min(infonce) > 0, infonce
+  return infonce
+
+
 def _fixed_batch(config, mesh):
   source, _ = sources.open_source("synthetic_au", config.data.config, "part3", config.data.data_dir)
   ds = pipeline.pretrain_dataset(source, global_batch_size=8, seed=123,

@@ -14,6 +14,7 @@ from clp_jax.data import sources
 from clp_jax.data import video_groups
 from tests.conftest import TINY, tiny_config
 from tests.test_train import tiny_run_config
+from tests.test_train import two_step_infonce
 
 
 def _brute_max_disjoint(first, last):
@@ -110,9 +111,5 @@ def test_train_step_adds_the_other_clips_as_candidates(tiny_data_dir):
 
 
 def test_training_with_video_negatives_runs(tiny_data_dir, tmp_path):
-  config = tiny_run_config(tiny_data_dir, num_steps=2, checkpoint_every=100,
-                           **{"loss.video_negatives": True, "data.clips_per_video": 2})
-  state = train.train(config, str(tmp_path))
-  assert int(state.step) == 2
-  infonce = [v for _, v in train.loss_history(str(tmp_path), "train/infonce")]
-  assert len(infonce) == 2 and all(np.isfinite(infonce)) and min(infonce) > 0
+  two_step_infonce(tiny_data_dir, tmp_path,
+                   **{"loss.video_negatives": True, "data.clips_per_video": 2})
