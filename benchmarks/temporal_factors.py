@@ -6,7 +6,7 @@
 A temporal contrastive loss learns whatever tells a clip's frames apart. In the synthetic corpus
 that is the AUs, but also head pose, framing (position and size in the image), gaze and lighting,
 which all drift inside a video. The corpus is generated from a seed, so every labelled frame's
-nuisances are known exactly (`dynamics.nuisance_timeline`, regenerated here without rendering,
+nuisances are known exactly (`video.video_timelines`, regenerated here without rendering,
 and checked against the stored AU intensities). For every encoder (and an untrained one), on all
 labelled frames, with the backbone's pooled features:
 
@@ -31,9 +31,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import run_groups  # pylint: disable=g-import-not-at-top  (beside this script)
 from clp_jax import eval_cli, evaluate, export  # pylint: disable=g-import-not-at-top
 from clp_jax.data import sources  # pylint: disable=g-import-not-at-top
-from data_builders.synthetic_au import dynamics  # pylint: disable=g-import-not-at-top
-from data_builders.synthetic_au import identity as identity_lib  # pylint: disable=g-import-not-at-top
 from data_builders.synthetic_au import synthetic_au_dataset_builder as sau  # pylint: disable=g-import-not-at-top
+from data_builders.synthetic_au import video as video_lib  # pylint: disable=g-import-not-at-top
 
 ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)  # times N: 1 weighs like the data itself
 
@@ -41,10 +40,7 @@ ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)  # times N: 1 weighs like the data 
 def video_factors(seed: int, subject_id: int, video_index: int, num_frames: int) -> dict:
   """A video's per-frame factors, regenerated exactly as `video.generate_video` draws them:
   {group: [T, k] float32}."""
-  ident = identity_lib.sample_identity(subject_id, seed)
-  rng = np.random.default_rng(np.random.SeedSequence([seed, 2, subject_id, video_index]))
-  au = dynamics.au_timeline(num_frames, ident.expressiveness, rng)
-  n = dynamics.nuisance_timeline(num_frames, rng)
+  _, au, n, _ = video_lib.video_timelines(seed, subject_id, video_index, num_frames)
   return {
       "AU intensity": au,
       "head pose": np.stack([n.yaw, n.pitch, n.roll], 1),

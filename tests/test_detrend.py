@@ -11,8 +11,7 @@ from clp_jax import step as step_lib
 from clp_jax import train
 from clp_jax.data import pipeline
 from clp_jax.data import sources
-from data_builders.synthetic_au import dynamics
-from data_builders.synthetic_au import identity as identity_lib
+from data_builders.synthetic_au import video as video_lib
 from tests.test_train import tiny_run_config
 from tests.test_train import two_step_infonce
 
@@ -71,11 +70,8 @@ def test_the_trend_holds_the_head_drift_and_not_the_expressions(order):
   share = {"au": [0.0, 0.0], "pose": [0.0, 0.0], "framing": [0.0, 0.0]}
   t = (np.arange(8) * 2)[None].astype(np.int32)
   for subject in range(6):
-    ident = identity_lib.sample_identity(subject, 0)
     for video in range(2):
-      rng = np.random.default_rng(np.random.SeedSequence([0, 2, subject, video]))
-      au = dynamics.au_timeline(80, ident.expressiveness, rng)
-      n = dynamics.nuisance_timeline(80, rng)
+      _, au, n, _ = video_lib.video_timelines(0, subject, video, 80)
       factors = {"au": au, "pose": np.stack([n.yaw, n.pitch, n.roll], 1),
                  "framing": np.concatenate([n.shift, n.scale[:, None]], 1)}
       for name, x in factors.items():

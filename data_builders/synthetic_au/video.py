@@ -64,6 +64,18 @@ def rigid_landmarks(marks: dict, rng: np.random.Generator = None) -> np.ndarray:
   return rigid
 
 
+def video_timelines(seed: int, subject_id: int, video_index: int, num_frames: int,
+                    head_motion: float = 1.0) -> tuple:
+  """The identity and per-frame timelines of a video, as `generate_video` draws them, without
+  rendering: (identity, AU intensity [T, n_aus], `dynamics.Nuisance`, the video's generator, which
+  rendering goes on drawing from)."""
+  identity = identity_lib.sample_identity(subject_id, seed)
+  rng = np.random.default_rng(np.random.SeedSequence([seed, 2, subject_id, video_index]))
+  intensity = dynamics.au_timeline(num_frames, identity.expressiveness, rng)
+  nuisance = dynamics.nuisance_timeline(num_frames, rng, head_motion)
+  return identity, intensity, nuisance, rng
+
+
 def generate_video(seed: int, subject_id: int, video_index: int, num_frames: int,
                    size: int, align: bool = False, head_motion: float = 1.0) -> Video:
   """Renders video `video_index` of subject `subject_id`; deterministic in all arguments.
@@ -73,10 +85,8 @@ def generate_video(seed: int, subject_id: int, video_index: int, num_frames: int
   The AU and nuisance timelines are the same as unaligned.
   head_motion: scales the head's drift (`dynamics.nuisance_timeline`); 0 for a control corpus.
   """
-  identity = identity_lib.sample_identity(subject_id, seed)
-  rng = np.random.default_rng(np.random.SeedSequence([seed, 2, subject_id, video_index]))
-  intensity = dynamics.au_timeline(num_frames, identity.expressiveness, rng)
-  nuisance = dynamics.nuisance_timeline(num_frames, rng, head_motion)
+  identity, intensity, nuisance, rng = video_timelines(seed, subject_id, video_index, num_frames,
+                                                       head_motion)
   background = render.background_for(identity, size)
   frames = np.empty((num_frames, size, size, 3), np.uint8)
   landmarks = np.empty((num_frames, 3, 2), np.float32)
