@@ -5,6 +5,8 @@ Class-balanced binary cross-entropy (unknown labels masked), random views as in 
 AdamW with warmup and cosine decay. Predictions on the test fold come from the trained head.
 """
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -50,16 +52,25 @@ def train_and_predict(train_images, train_labels, test_images, *, depth, image_s
   head's), so a pretrained encoder can move slower than its fresh head. input_norm: the kind of
   `clp_model.normalize` (an encoder's own, from its encoder.json).
   """
-  model, variables = train(train_images, train_labels, depth=depth, image_size=image_size,
-                           steps=steps, batch_size=batch_size, lr=lr, seed=seed, encoder=encoder,
-                           encoder_lr_scale=encoder_lr_scale, input_norm=input_norm)
+  _, variables = train(train_images, train_labels, depth=depth, image_size=image_size,
+                       steps=steps, batch_size=batch_size, lr=lr, seed=seed, encoder=encoder,
+                       encoder_lr_scale=encoder_lr_scale, input_norm=input_norm)
+
+  predict = _predict_fn(depth, train_labels.shape[1], image_size, input_norm)
+  return evaluate.batched_apply(functools.partial(predict, variables), test_images, batch_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _predict_fn(depth, num_aus, image_size, input_norm):
+  """The jitted prediction (variables, images [B, H, W, 3] uint8) -> [B, A] bool, one per
+  architecture and input: every fold and encoder of an evaluation reuses its compilation."""
+  model = Classifier(depth, num_aus)
 
   @jax.jit
-  def predict(images):
+  def predict(variables, images):
     x = evaluate.eval_frames(images, image_size, input_norm)
     return model.apply(variables, x, train=False) > 0
-
-  return evaluate.batched_apply(predict, test_images, batch_size)
+  return predict
 
 
 def train(train_images, train_labels, *, depth, image_size, steps, batch_size, lr, seed=0,
@@ -77,17 +88,39 @@ def train(train_images, train_labels, *, depth, image_size, steps, batch_size, l
   variables = model.init(jax.random.key(seed), jnp.zeros((1, image_size, image_size, 3)))
   if encoder is not None:
     variables = _with_encoder(variables, encoder)
+  tx, step = _train_step(depth, train_labels.shape[1], image_size, steps, lr, encoder_lr_scale,
+                         input_norm)
+  opt_state = tx.init(variables["params"])
+  h, w = train_images.shape[1:3]
+  params, batch_stats = variables["params"], variables["batch_stats"]
+  cfg = augment.AugmentConfig()
+  for _ in range(steps):
+    idx = rng.choice(len(train_images), batch_size, replace=False)
+    views = augment.draw_views(batch_size, h, w, cfg, rng)
+    params, batch_stats, opt_state, _ = step(params, batch_stats, opt_state, train_images[idx],
+                                             views, y[idx], known[idx], w_pos, w_neg)
+  return model, {"params": params, "batch_stats": batch_stats}
+
+
+@functools.lru_cache(maxsize=4)
+def _train_step(depth, num_aus, image_size, steps, lr, encoder_lr_scale, input_norm):
+  """(optimizer, jitted step) for these settings. The class weights are arguments, not
+  constants, so that every fold and every encoder of an evaluation (which differ only in them
+  and in the weights) reuses one compilation: XLA:CPU takes tens of seconds per ResNet step.
+
+  step(params, batch_stats, opt_state, images [B, H, W, 3] uint8, views [B, VIEW_DIM],
+  labels [B, A], mask [B, A], w_pos [A], w_neg [A]) -> (params, batch_stats, opt_state, loss).
+  """
+  model = Classifier(depth, num_aus)
   tx = optax.adamw(optax.warmup_cosine_decay_schedule(0.0, lr, max(1, steps // 10), max(2, steps)),
                    1e-4)
   # AdamW's step (weight decay included) is proportional to its lr, so scaling the encoder's
   # updates is the same as giving the encoder lr * encoder_lr_scale.
   tx = optax.chain(tx, optax.masked(optax.scale(encoder_lr_scale),
                                     {"encoder": True, "Dense_0": False}))
-  opt_state = tx.init(variables["params"])
-  h, w = train_images.shape[1:3]
 
   @jax.jit
-  def step(params, batch_stats, opt_state, images, views, labels, mask):
+  def step(params, batch_stats, opt_state, images, views, labels, mask, w_pos, w_neg):
     def loss_fn(p):
       x = clp_model.normalize(augment.device_views(images, views, image_size), input_norm)
       logits, upd = model.apply({"params": p, "batch_stats": batch_stats}, x, train=True,
@@ -99,11 +132,4 @@ def train(train_images, train_labels, *, depth, image_size, steps, batch_size, l
     u, opt_state = tx.update(g, opt_state, params)
     return optax.apply_updates(params, u), bs, opt_state, loss
 
-  params, batch_stats = variables["params"], variables["batch_stats"]
-  cfg = augment.AugmentConfig()
-  for _ in range(steps):
-    idx = rng.choice(len(train_images), batch_size, replace=False)
-    views = augment.draw_views(batch_size, h, w, cfg, rng)
-    params, batch_stats, opt_state, _ = step(params, batch_stats, opt_state, train_images[idx],
-                                             views, y[idx], known[idx])
-  return model, {"params": params, "batch_stats": batch_stats}
+  return tx, step

@@ -222,6 +222,42 @@ def test_encoder_lr_scale_moves_only_the_head_at_zero():
     supervised.train(images, labels, encoder_lr_scale=-1.0, **kw)
 
 
+def test_supervised_loss_is_class_balanced_bce_and_folds_share_one_compilation():
+  """The step's loss equals a NumPy class-balanced BCE with unknown labels masked; a second fold
+  (other labels, so other class weights) and a fine-tuned encoder reuse the same compilation."""
+  from clp_jax.data import augment  # pylint: disable=g-import-not-at-top
+  from clp_jax.models import clp as clp_model  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(4)
+  images = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+  labels = rng.choice(np.array([0, 1, 9], np.int8), (8, 3), p=[0.6, 0.3, 0.1])
+  tx, step = supervised._train_step(18, 3, 32, 2, 1e-3, 1.0, "per_image")  # pylint: disable=protected-access
+  model = supervised.Classifier(18, 3)
+  variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  known = ((labels == 0) | (labels == 1)).astype(np.float32)
+  y = (labels == 1).astype(np.float32)
+  n_pos, n_neg = (known * y).sum(0), (known * (1 - y)).sum(0)
+  w_pos, w_neg = (n_pos + n_neg) / np.maximum(2 * n_pos, 1), (n_pos + n_neg) / np.maximum(2 * n_neg, 1)
+  views = np.broadcast_to(augment.identity_view(32, 32), (8, augment.VIEW_DIM)).copy()
+  _, _, _, loss = step(variables["params"], variables["batch_stats"],
+                       tx.init(variables["params"]), images, views, y, known, w_pos, w_neg)
+  x = clp_model.normalize(augment.device_views(jnp.asarray(images), jnp.asarray(views), 32), "per_image")
+  logits, _ = model.apply(variables, x, train=True, mutable=["batch_stats"])
+  z = np.asarray(logits, np.float64)
+  bce = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+  want = (known * np.where(y > 0, w_pos, w_neg) * bce).sum() / known.sum()
+  np.testing.assert_allclose(float(loss), want, rtol=1e-4)
+
+  kw = dict(depth=18, image_size=32, steps=2, batch_size=4, lr=1e-3, input_norm="per_image")
+  supervised.train_and_predict(images, labels, images, **kw)
+  compiled = step._cache_size()  # pylint: disable=protected-access
+  supervised.train_and_predict(images, 1 - (labels == 1), images, seed=1, **kw)
+  encoder = resnet.ResNet(18).init(jax.random.key(2), jnp.zeros((1, 32, 32, 3)))
+  supervised.train_and_predict(images, labels, images, encoder=encoder, **kw)
+  assert step._cache_size() == compiled  # pylint: disable=protected-access
+  predict = supervised._predict_fn(18, 3, 32, "per_image")  # pylint: disable=protected-access
+  assert predict._cache_size() == 1  # pylint: disable=protected-access
+
+
 def test_finetune_rejects_an_encoder_of_another_architecture():
   images = np.zeros((8, 40, 40, 3), np.uint8)
   labels = np.zeros((8, 2), np.int8)
