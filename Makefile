@@ -49,4 +49,4 @@ bench: .venv/.installed
 	.venv/bin/python benchmarks/train_step.py
 
 clean:
-	rm -rf .venv .venv-test $(DATA_DIR) runs
+	rm -rf .venv .venv-test $(DATA_DIR) runs .jax_test_cache
