@@ -17,7 +17,9 @@ from clp_jax import interop
 from clp_jax import supervised
 from clp_jax import step as step_lib
 from clp_jax import train
+from clp_jax.data import augment
 from clp_jax.data import sources
+from clp_jax.models import clp as clp_model
 from clp_jax.models import resnet
 from tests.test_train import _load_config, tiny_run_config
 
@@ -225,8 +227,6 @@ def test_encoder_lr_scale_moves_only_the_head_at_zero():
 def test_supervised_loss_is_class_balanced_bce_and_folds_share_one_compilation():
   """The step's loss equals a NumPy class-balanced BCE with unknown labels masked; a second fold
   (other labels, so other class weights) and a fine-tuned encoder reuse the same compilation."""
-  from clp_jax.data import augment  # pylint: disable=g-import-not-at-top
-  from clp_jax.models import clp as clp_model  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(4)
   images = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
   labels = rng.choice(np.array([0, 1, 9], np.int8), (8, 3), p=[0.6, 0.3, 0.1])
