@@ -32,6 +32,7 @@ from clp_jax import person_independence
 from clp_jax import report as report_lib
 from clp_jax import supervised
 from clp_jax.models import clp as clp_model
+from clp_jax.models import initialise
 from clp_jax.data import sources
 
 PROTOCOLS = ("linear", "finetune")
@@ -67,9 +68,10 @@ def random_encoder(depth: int, size: int, au_dim: int, hidden: int, seed: int) -
   untrained nonlinear head alone lifts a linear probe, so `au_code` runs must compare against it.
   """
   def init(key):
-    head = clp_model.MLP((hidden, au_dim)).init(
-        jax.random.fold_in(key, 1), jax.numpy.zeros((1, export.resnet.FEATURE_DIM[depth])))
-    return {**export.resnet.ResNet(depth).init(key, jax.numpy.zeros((1, size, size, 3))),
+    head = initialise.init_variables(clp_model.MLP((hidden, au_dim)), jax.random.fold_in(key, 1),
+                                     jax.numpy.zeros((1, export.resnet.FEATURE_DIM[depth])))
+    return {**initialise.init_variables(export.resnet.ResNet(depth), key,
+                                        jax.numpy.zeros((1, size, size, 3))),
             "au_head": head["params"]}
   return jax.jit(init)(jax.random.key(seed))
 

@@ -21,6 +21,7 @@ from clp_jax import losses
 from clp_jax import sharding
 from clp_jax.data import augment
 from clp_jax.models import clp as clp_model
+from clp_jax.models import initialise
 
 
 @flax.struct.dataclass
@@ -56,7 +57,7 @@ def make_optimizer(config) -> optax.GradientTransformation:
 
 def create_state(rng: jax.Array, *, model, tx, config) -> TrainState:
   x = jnp.zeros((1, config.image_size, config.image_size, 3), jnp.float32)
-  variables = model.init(rng, x, method=model.init_all)
+  variables = initialise.init_variables(model, rng, x, method=model.init_all)
   params = variables["params"]
   queue = None
   if config.loss.moco > 0:

@@ -12,6 +12,7 @@ from clp_jax import train
 from clp_jax.data import pipeline
 from clp_jax.data import sources
 from data_builders.synthetic_au import video as video_lib
+from tests.test_train import loss_metrics
 from tests.test_train import tiny_run_config
 from tests.test_train import two_step_infonce
 
@@ -118,8 +119,7 @@ def test_train_step_detrends_the_within_clip_losses_only(tiny_data_dir):
   values = {}
   for detrend in ("", "linear"):
     config.loss.detrend = detrend
-    _, (metrics, _, _) = step_lib.loss_fn(state.params, state, batch, model=clp.model,
-                                          config=config, train=False)
+    metrics = loss_metrics(clp, state, batch, config, train=False)
     values[detrend] = {k: float(v) for k, v in metrics.items()}
   for name in ("temporal_margin", "infonce"):
     assert np.isfinite(values["linear"][name])
@@ -152,7 +152,7 @@ def test_detrend_refuses_clips_too_short_for_the_trend(tiny_data_dir):
            for name, value in batch.items()}  # [B, K, ...] -> [B, 3, ...]; per-clip keys kept
   assert k > 3 and short["clip"].shape[1] == 3, {n: v.shape for n, v in short.items()}
   with pytest.raises(ValueError, match="leaves nothing of clips of 3 frames; needs >= 4"):
-    step_lib.loss_fn(state.params, state, short, model=clp.model, config=config, train=False)
+    loss_metrics(clp, state, short, config, train=False)
 
 
 def test_training_with_detrend_runs(tiny_data_dir, tmp_path):

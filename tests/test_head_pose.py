@@ -9,14 +9,14 @@ from clp_jax import faces
 from clp_jax import head_pose
 from clp_jax import losses
 from clp_jax import sharding
-from clp_jax import step as step_lib
 from clp_jax import train
 from clp_jax.data import augment
 from clp_jax.data import pipeline
 from clp_jax.data import sources
 from data_builders.synthetic_au import synthetic_au_dataset_builder as sau
 from data_builders.synthetic_au import video as video_lib
-from tests.test_train import _fixed_batch, _one_device_step, _encode_real_frames, tiny_run_config
+from tests.test_train import _fixed_batch, _one_device_step, _encode_real_frames, loss_metrics
+from tests.test_train import tiny_run_config
 
 
 def _face(yaw, pitch, roll, iod, mid):
@@ -122,12 +122,11 @@ def test_step_penalises_pose_and_needs_landmarks(tiny_data_dir):
   au = (au / np.linalg.norm(au, axis=-1, keepdims=True)).reshape(views.shape[:2] + (-1,))
   geometry = np.asarray(head_pose.head_geometry(
       augment.view_points(host["landmarks"], host["view"], config.image_size)), np.float64)
-  metrics = step_lib.loss_fn(state.params, state, batch, model=clp.model, config=config)[1][0]
+  metrics = loss_metrics(clp, state, batch, config)
   np.testing.assert_allclose(float(metrics["pose_r2"]), _r2_reference(au, geometry), rtol=2e-2)
   without = {k: v for k, v in host.items() if k != "landmarks"}
   with pytest.raises(ValueError, match="pose_decorrelation > 0 needs landmarks"):
-    step_lib.loss_fn(state.params, state, sharding.global_batch(without, mesh), model=clp.model,
-                     config=config)
+    loss_metrics(clp, state, sharding.global_batch(without, mesh), config)
 
 
 def test_a_corpus_without_landmarks_is_refused_before_training(tiny_data_dir, tmp_path):

@@ -13,6 +13,7 @@ from clp_jax.data import pipeline
 from clp_jax.data import sources
 from clp_jax.data import video_groups
 from tests.conftest import TINY, tiny_config
+from tests.test_train import loss_metrics
 from tests.test_train import tiny_run_config
 from tests.test_train import two_step_infonce
 
@@ -104,8 +105,7 @@ def test_train_step_adds_the_other_clips_as_candidates(tiny_data_dir):
   values = {}
   for on in (False, True):
     config.loss.video_negatives = on
-    _, (metrics, _, _) = step_lib.loss_fn(state.params, state, batch, model=clp.model,
-                                          config=config, train=False)
+    metrics = loss_metrics(clp, state, batch, config, train=False)
     values[on] = float(metrics["infonce"])
   assert values[True] > values[False] + 1e-3, values
 
