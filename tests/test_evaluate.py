@@ -1,5 +1,6 @@
 """Export round trip, the AU protocol's folds and probe, and a tiny end-to-end evaluation."""
 
+import functools
 import json
 import os
 import pathlib
@@ -20,6 +21,7 @@ from clp_jax import train
 from clp_jax.data import augment
 from clp_jax.data import sources
 from clp_jax.models import clp as clp_model
+from clp_jax.models import initialise
 from clp_jax.models import resnet
 from tests.test_train import _load_config, tiny_run_config
 
@@ -33,6 +35,13 @@ def pretrained(tiny_data_dir, tmp_path_factory):
   out = tmp_path_factory.mktemp("export")
   export.export(str(workdir), str(out))
   return state, str(workdir), str(out)
+
+
+def _init(module, seed, size=32) -> dict:
+  """module's variables for [1, size, size, 3] inputs, drawn as the project draws them
+  (`initialise`), jitted: eagerly, op by op, XLA:CPU compiles every operation on its own."""
+  x = jnp.zeros((1, size, size, 3))
+  return jax.jit(lambda key: initialise.init_variables(module, key, x))(jax.random.key(seed))
 
 
 def _labelled(tiny_data_dir):
@@ -54,7 +63,7 @@ def test_export_round_trip_gives_identical_features(pretrained, tiny_data_dir):
   code = evaluate.extract_features(variables, info, images, batch_size=4, kind="au_code")
   assert code.shape == (5, info["au_code_dim"])
   # the safetensors file holds the same encoder, in torchvision names
-  template = resnet.ResNet(18).init(jax.random.key(0), np.zeros((1, 32, 32, 3), np.float32))
+  template = _init(resnet.ResNet(18), 0)
   st = interop.load_safetensors(os.path.join(out, "encoder.safetensors"), template)
   jax.tree.map(np.testing.assert_array_equal, st["params"], jax.device_get(variables["params"]))
 
@@ -187,14 +196,14 @@ def test_finetune_starts_from_the_given_encoder():
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (24, 40, 40, 3), dtype=np.uint8)
   labels = (rng.random((24, 3)) < 0.3).astype(np.int8)
-  encoder = resnet.ResNet(18).init(jax.random.key(7), jnp.zeros((1, 32, 32, 3)))
+  encoder = _init(resnet.ResNet(18), 7)
   # Statistics unlike init's, so that a forgotten batch_stats shows.
   encoder = {"params": encoder["params"],
              "batch_stats": jax.tree.map(lambda x: 1.5 * x + 0.05, encoder["batch_stats"])}
   pred = supervised.train_and_predict(images[:12], labels[:12], images[12:], depth=18,
                                       image_size=32, steps=0, batch_size=4, lr=1e-3, seed=3,
                                       encoder=encoder)
-  head = supervised.Classifier(18, 3).init(jax.random.key(3), jnp.zeros((1, 32, 32, 3)))
+  head = _init(supervised.Classifier(18, 3), 3)
   head = head["params"]["Dense_0"]
   feats = evaluate.extract_features(encoder, {"depth": 18, "input_size": 32}, images[12:], 4)
   logits = feats @ np.asarray(head["kernel"]) + np.asarray(head["bias"])
@@ -210,11 +219,11 @@ def test_encoder_lr_scale_moves_only_the_head_at_zero():
   rng = np.random.default_rng(1)
   images = rng.integers(0, 256, (16, 40, 40, 3), dtype=np.uint8)
   labels = (rng.random((16, 2)) < 0.4).astype(np.int8)
-  encoder = resnet.ResNet(18).init(jax.random.key(2), jnp.zeros((1, 32, 32, 3)))
+  encoder = _init(resnet.ResNet(18), 2)
   kw = dict(depth=18, image_size=32, steps=2, batch_size=4, lr=1e-2, seed=0, encoder=encoder)
   _, frozen = supervised.train(images, labels, encoder_lr_scale=0.0, **kw)
   _, moved = supervised.train(images, labels, encoder_lr_scale=1.0, **kw)
-  head0 = supervised.Classifier(18, 2).init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  head0 = _init(supervised.Classifier(18, 2), 0)
   jax.tree.map(np.testing.assert_array_equal, frozen["params"]["encoder"], encoder["params"])
   assert not np.allclose(frozen["params"]["Dense_0"]["kernel"], head0["params"]["Dense_0"]["kernel"])
   changed = jax.tree.leaves(jax.tree.map(lambda a, b: not np.allclose(a, b),
@@ -232,7 +241,7 @@ def test_supervised_loss_is_class_balanced_bce_and_folds_share_one_compilation()
   labels = rng.choice(np.array([0, 1, 9], np.int8), (8, 3), p=[0.6, 0.3, 0.1])
   tx, step = supervised._train_step(18, 3, 32, 2, 1e-3, 1.0, "per_image")  # pylint: disable=protected-access
   model = supervised.Classifier(18, 3)
-  variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  variables = _init(model, 0)
   known = ((labels == 0) | (labels == 1)).astype(np.float32)
   y = (labels == 1).astype(np.float32)
   n_pos, n_neg = (known * y).sum(0), (known * (1 - y)).sum(0)
@@ -241,7 +250,7 @@ def test_supervised_loss_is_class_balanced_bce_and_folds_share_one_compilation()
   _, _, _, loss = step(variables["params"], variables["batch_stats"],
                        tx.init(variables["params"]), images, views, y, known, w_pos, w_neg)
   x = clp_model.normalize(augment.device_views(jnp.asarray(images), jnp.asarray(views), 32), "per_image")
-  logits, _ = model.apply(variables, x, train=True, mutable=["batch_stats"])
+  logits, _ = jax.jit(functools.partial(model.apply, train=True, mutable=["batch_stats"]))(variables, x)
   z = np.asarray(logits, np.float64)
   bce = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
   want = (known * np.where(y > 0, w_pos, w_neg) * bce).sum() / known.sum()
@@ -251,7 +260,7 @@ def test_supervised_loss_is_class_balanced_bce_and_folds_share_one_compilation()
   supervised.train_and_predict(images, labels, images, **kw)
   compiled = step._cache_size()  # pylint: disable=protected-access
   supervised.train_and_predict(images, 1 - (labels == 1), images, seed=1, **kw)
-  encoder = resnet.ResNet(18).init(jax.random.key(2), jnp.zeros((1, 32, 32, 3)))
+  encoder = _init(resnet.ResNet(18), 2)
   supervised.train_and_predict(images, labels, images, encoder=encoder, **kw)
   assert step._cache_size() == compiled  # pylint: disable=protected-access
   predict = supervised._predict_fn(18, 3, 32, "per_image")  # pylint: disable=protected-access
@@ -261,7 +270,7 @@ def test_supervised_loss_is_class_balanced_bce_and_folds_share_one_compilation()
 def test_finetune_rejects_an_encoder_of_another_architecture():
   images = np.zeros((8, 40, 40, 3), np.uint8)
   labels = np.zeros((8, 2), np.int8)
-  r50 = resnet.ResNet(50).init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  r50 = _init(resnet.ResNet(50), 0)
   with pytest.raises(ValueError, match="another architecture"):
     supervised.train_and_predict(images, labels, images, depth=18, image_size=32, steps=1,
                                  batch_size=4, lr=1e-3, encoder=dict(r50))
@@ -286,7 +295,7 @@ def test_tiny_finetune_eval(pretrained, tiny_data_dir, tmp_path):
 
 def test_random_init_baseline_is_the_untrained_architecture():
   v = eval_cli.random_encoder(18, 32, 16, 24, seed=5)
-  want = resnet.ResNet(18).init(jax.random.key(5), jnp.zeros((1, 32, 32, 3)))
+  want = _init(resnet.ResNet(18), 5)
   jax.tree.map(np.testing.assert_array_equal, {k: v[k] for k in ("params", "batch_stats")}, want)
   images = np.random.default_rng(0).integers(0, 256, (6, 40, 40, 3), dtype=np.uint8)
   code = evaluate.extract_features(v, {"depth": 18, "input_size": 32}, images, 3, kind="au_code")
@@ -306,6 +315,6 @@ def test_code_factoring_benchmark_reads_the_runs_codes(pretrained, tiny_data_dir
   model = step_lib.make_model(config)
   x = evaluate.eval_frames(jnp.asarray(images), config.image_size,
                            config.model.get("input_norm", "imagenet"))
-  out = model.apply({"params": state.params, "batch_stats": state.batch_stats}, x)
+  out = jax.jit(model.apply)({"params": state.params, "batch_stats": state.batch_stats}, x)
   np.testing.assert_allclose(au, np.asarray(out["au"]), rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(person, np.asarray(out["person"]), rtol=1e-5, atol=1e-5)

@@ -1,6 +1,7 @@
 """The encoder's input normalisation: per-image standardisation, and that export and evaluation
 carry an encoder's own normalisation to its features and to its baselines."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -64,7 +65,7 @@ def test_export_carries_per_image_normalisation_to_the_features(tiny_data_dir, t
   got = evaluate.extract_features(variables, loaded, images, batch_size=3)
   # the training model on per-image standardised frames gives the same features
   x = evaluate.eval_frames(jnp.asarray(images), config.image_size, "per_image")
-  out = step_lib.make_model(config).apply(
+  out = jax.jit(step_lib.make_model(config).apply)(
       {"params": state.params, "batch_stats": state.batch_stats}, x)
   np.testing.assert_allclose(got, np.asarray(out["features"]), rtol=1e-5, atol=1e-5)
   as_imagenet = evaluate.extract_features(

@@ -61,7 +61,10 @@ def numpy_resnet(sd, x_nchw, depth):
 
 def _random_state_dict(depth, rng):
   model = resnet.ResNet(depth)
-  variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  # Only the structure is needed (every value is drawn below): shapes, not an init, which XLA:CPU
+  # would compile (or, eagerly, compile op by op).
+  shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  variables = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
   sd = interop.to_torch_state_dict(variables)
   for k, v in sd.items():
     if k.endswith("num_batches_tracked"):
@@ -86,7 +89,7 @@ def test_loaded_weights_match_numpy_forward(depth, size):
   model, variables, sd = _random_state_dict(depth, rng)
   loaded = interop.from_torch_state_dict(sd, variables)
   x = rng.normal(size=(2, 3, size, size)).astype(np.float32)  # odd sizes exercise the padding
-  ours = model.apply(loaded, jnp.asarray(x.transpose(0, 2, 3, 1)), train=False)
+  ours = jax.jit(model.apply)(loaded, jnp.asarray(x.transpose(0, 2, 3, 1)))
   ref = numpy_resnet(sd, x.astype(np.float64), depth)
   np.testing.assert_allclose(np.asarray(ours), ref, rtol=2e-3, atol=2e-3 * np.abs(ref).max())
 
