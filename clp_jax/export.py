@@ -5,7 +5,7 @@
 Writes into --out:
   encoder/              Orbax checkpoint of {'params', 'batch_stats'} of the ResNet, plus the AU
                         head's params under 'au_head' (no optimizer state, no decoder)
-  encoder.safetensors   the ResNet in torchvision's resnet18/resnet50 naming
+  encoder.safetensors   the ResNet in torchvision's resnet18/resnet50 naming (resnet10 alike)
   encoder.json          architecture, input size, normalisation, AU-code dimension, source step,
                         the pretraining config
 The export restores onto whatever devices the exporting machine has, and loads on any other.

@@ -1,4 +1,5 @@
-"""Encoder weights to and from torchvision's resnet18/resnet50 state_dict, as safetensors.
+"""Encoder weights to and from torchvision's resnet18/resnet50 state_dict, as safetensors
+(resnet10, one block a stage, takes the same names).
 
 Users start from ImageNet weights they already hold (`torch.save`d state_dicts converted with
 `safetensors.torch.save_file`) and hand trained encoders back to PyTorch code. Only the encoder

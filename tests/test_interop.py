@@ -83,7 +83,7 @@ def _random_state_dict(depth, rng):
   return model, variables, sd
 
 
-@pytest.mark.parametrize("depth,size", [(18, 40), (50, 33)])
+@pytest.mark.parametrize("depth,size", [(10, 36), (18, 40), (50, 33)])
 def test_loaded_weights_match_numpy_forward(depth, size):
   rng = np.random.default_rng(depth)
   model, variables, sd = _random_state_dict(depth, rng)

@@ -1,4 +1,4 @@
-"""ResNet-18 and ResNet-50 encoders whose parameters map one-to-one onto torchvision's.
+"""ResNet-10, -18 and -50 encoders whose parameters map one-to-one onto torchvision's.
 
 Module names follow torchvision's state_dict (`conv1`, `bn1`, `layer2_1/conv2`, `layer3_0/
 downsample_conv`, ...) so `clp_jax.interop` converts by renaming and transposing alone. Padding,
@@ -16,8 +16,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-STAGES = {18: ("basic", (2, 2, 2, 2)), 50: ("bottleneck", (3, 4, 6, 3))}
-FEATURE_DIM = {18: 512, 50: 2048}
+# ResNet-10 (one basic block a stage, timm's resnet10t without its deep stem) is ResNet-18 with
+# half the blocks: the smoke-run size (`configs/default.py:runlocal`), where compiling dominates.
+STAGES = {10: ("basic", (1, 1, 1, 1)), 18: ("basic", (2, 2, 2, 2)),
+          50: ("bottleneck", (3, 4, 6, 3))}
+FEATURE_DIM = {10: 512, 18: 512, 50: 2048}
 
 
 def _pool_windows(xp: jax.Array, out_hw: tuple) -> list:
