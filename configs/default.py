@@ -124,7 +124,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.num_steps = 6
     c.log_every = 1
     c.checkpoint_every = 2
-    c.model.depth = 10  # ResNet-18's layers with one block a stage: half the compiling
+    c.model.depth = 10  # ResNet-18's layers, one block a stage: fewer to compile
     c.model.hidden = 64
     c.model.au_dim = c.model.person_dim = c.model.proj_dim = 32
     c.model.decoder_size = 16
