@@ -43,7 +43,7 @@ def pretrained(tiny_data_dir, tmp_path_factory):
   return state, str(workdir), str(out)
 
 
-SMALL = 10  # the supervised machinery's tests run on ResNet-10: the same code, half the compiling
+SMALL = 10  # the supervised machinery's tests run on ResNet-10: the same code, fewer blocks to compile
 
 
 def _init(module, seed, size=32) -> dict:
