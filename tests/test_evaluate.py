@@ -43,7 +43,7 @@ def pretrained(tiny_data_dir, tmp_path_factory):
   return state, str(workdir), str(out)
 
 
-SMALL = 10  # the supervised machinery's tests run on ResNet-10: the same code, fewer blocks to compile
+SMALL = 10  # the supervised machinery's tests: ResNet-10, the same code with fewer blocks
 
 
 def _init(module, seed, size=32) -> dict:
