@@ -28,7 +28,7 @@ def measure(config_arg: str, depth: int, threefry: str) -> dict:
   from clp_jax import sharding  # pylint: disable=g-import-not-at-top
   from clp_jax import step as step_lib  # pylint: disable=g-import-not-at-top
   from clp_jax.models import initialise  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
+  import train_step  # pylint: disable=g-import-not-at-top  (beside this script)
 
   name, _, arg = config_arg.partition(":")
   config = config_files.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
@@ -43,11 +43,7 @@ def measure(config_arg: str, depth: int, threefry: str) -> dict:
   init = clp.init.lower(rng).compile()
   init_s = time.perf_counter() - t
   state = init(rng)
-  b, k, size = config.global_batch_size, 8, config.image_size + 16  # stored frames, as the corpus's
-  batch = {"clip": np.zeros((b, k, size, size, 3), np.uint8),
-           "view": np.tile(np.array([4, 4, size - 8, size - 8, 0, 1, 1, 1], np.float32), (b, k, 1)),
-           "frame_index": np.tile(np.arange(k, dtype=np.int32) * 2, (b, 1)),
-           "subject_id": np.arange(b, dtype=np.int32), "video_key": np.arange(b, dtype=np.int32)}
+  batch = train_step.random_batch(config.global_batch_size, 8, config.image_size + 16)
   t = time.perf_counter()
   clp.step.lower(state, sharding.global_batch(batch, mesh)).compile()
   return {"init_s": init_s, "step_s": time.perf_counter() - t}

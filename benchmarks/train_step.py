@@ -37,6 +37,19 @@ def cpu_peak_gflops() -> tuple:
   return cores * max(mhz) / 1e3 * per_cycle, f"{cores} cores x {max(mhz) / 1e3:.2f} GHz x {per_cycle}"
 
 
+def random_batch(clips: int, frames: int, stored_size: int) -> dict:
+  """A pretraining batch of random pixels: clip [B, K, S, S, 3] uint8, one centred view per frame,
+  frames 2 apart, a subject and video per clip."""
+  rng = np.random.default_rng(0)
+  s = stored_size
+  return {"clip": rng.integers(0, 256, (clips, frames, s, s, 3), dtype=np.uint8),
+          "view": np.tile(np.array([4, 4, s - 8, s - 8, 0, 1, 1, 1], np.float32),
+                          (clips, frames, 1)),
+          "frame_index": np.tile(np.arange(frames, dtype=np.int32) * 2, (clips, 1)),
+          "subject_id": np.arange(clips, dtype=np.int32),
+          "video_key": np.arange(clips, dtype=np.int32)}
+
+
 def jax_step(args):
   c = config_files.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs",
                                      "default.py"))
@@ -44,14 +57,7 @@ def jax_step(args):
   mesh = sharding.make_mesh(1)
   clp = step_lib.sharded_step(c, mesh)
   state, step = clp.init(jax.random.key(0)), clp.step
-  rng = np.random.default_rng(0)
-  k, s = args.frames, args.stored_size
-  batch = sharding.global_batch({
-      "clip": rng.integers(0, 256, (args.clips, k, s, s, 3), dtype=np.uint8),
-      "view": np.tile(np.array([4, 4, s - 8, s - 8, 0, 1, 1, 1], np.float32), (args.clips, k, 1)),
-      "frame_index": np.tile(np.arange(k, dtype=np.int32) * 2, (args.clips, 1)),
-      "subject_id": np.arange(args.clips, dtype=np.int32),
-      "video_key": np.arange(args.clips, dtype=np.int32)}, mesh)
+  batch = sharding.global_batch(random_batch(args.clips, args.frames, args.stored_size), mesh)
   lowered = step.lower(state, batch)
   cost = lowered.cost_analysis()
   flops = float((cost[0] if isinstance(cost, (list, tuple)) else cost)["flops"])
