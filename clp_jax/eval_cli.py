@@ -8,7 +8,9 @@ Protocols (config.protocol): `linear` (frozen encoder, a logistic layer per AU o
 and `finetune` (the encoder and a fresh AU layer trained end to end on the training folds, for
 config.finetune.steps; random_init is then the same training from untrained weights).
 
-Writes report.json, report.md and f1_per_au.png into --workdir and prints the table. Every report
+Writes report.json, report.md and f1_per_au.png into --workdir and prints the table; with
+config.predictions, each encoder's per-frame out-of-fold AU predictions go to
+--workdir/predictions/<name>.csv (`clp_jax.predictions`). Every report
 holds the baselines of config.baselines next to the encoders given: `random_init` (the same
 architecture untrained) and `supervised` (the same architecture trained on the training folds'
 labels: the upper bound).
@@ -27,8 +29,8 @@ import tqdm
 
 from clp_jax import evaluate
 from clp_jax import export
-from clp_jax import metrics
 from clp_jax import person_independence
+from clp_jax import predictions as predictions_lib
 from clp_jax import report as report_lib
 from clp_jax import supervised
 from clp_jax.models import clp as clp_model
@@ -76,31 +78,50 @@ def random_encoder(depth: int, size: int, au_dim: int, hidden: int, seed: int) -
   return jax.jit(init)(jax.random.key(seed))
 
 
-def _end_to_end(data, aus, *, depth, size, train_cfg, seed, encoder=None,
-                input_norm="imagenet") -> dict:
-  """3-fold results of training (from scratch, or fine-tuning encoder) end to end on each fold."""
+def _end_to_end(data, *, depth, size, train_cfg, seed, encoder=None,
+                input_norm="imagenet") -> tuple:
+  """3-fold results of training (from scratch, or fine-tuning encoder) end to end on each fold:
+  (the result of report.json, out-of-fold logits [N, A])."""
   folds = []
+  out_of_fold = np.full(data.labels.shape, np.nan, np.float32)
   for k, train, test in evaluate.folds(data):
-    pred = supervised.train_and_predict(
+    logits = supervised.train_and_logits(
         data.images[train], data.labels[train], data.images[test], depth=depth, image_size=size,
         steps=train_cfg.steps, batch_size=train_cfg.batch_size, lr=train_cfg.lr, seed=seed,
         encoder=encoder, encoder_lr_scale=train_cfg.get("encoder_lr_scale", 1.0),
         input_norm=input_norm)
-    f1 = metrics.f1_scores(pred, data.labels[test])["f1"]
-    folds.append({"fold": k, "test_subjects": [str(s) for s in sorted(set(data.subjects[test]))],
-                  "mean_f1": float(np.mean(f1)),
-                  "per_au_f1": {f"AU{a}": float(v) for a, v in zip(aus, f1)}})
-  return {"mean_f1": float(np.mean([f["mean_f1"] for f in folds])),
-          "per_au_f1": {f"AU{a}": float(np.mean([f["per_au_f1"][f"AU{a}"] for f in folds]))
-                        for a in aus},
-          "folds": folds}
+    out_of_fold[test] = logits
+    folds.append(evaluate.fold_result(k, test, logits, data))
+  return evaluate.summarise(folds, data.aus), out_of_fold
+
+
+def _write_predictions(result, data, logits, workdir):
+  """The encoder's per-frame predictions file; its path (relative to workdir) goes in result."""
+  rel = os.path.join("predictions", predictions_lib.file_name(result["encoder"]))
+  predictions_lib.write(os.path.join(workdir, rel), data, logits)
+  result["predictions"] = rel
+
+
+def _display_names(encoders, names, baselines) -> list:
+  """The report's row names: --name, else the encoder directory's name; then the baselines'.
+  They must differ, also as file names (each names a predictions file)."""
+  if len(names) not in (0, len(encoders)):
+    raise ValueError(f"{len(names)} --name flags for {len(encoders)} --encoder flags")
+  out = [n or os.path.basename(os.path.normpath(d))
+         for d, n in zip(encoders, names or [None] * len(encoders))]
+  out += [b for b in ("random_init", "supervised") if b in baselines]
+  files = [predictions_lib.file_name(n) for n in out]
+  if len(set(files)) < len(files):
+    raise ValueError(f"Encoder names {out} repeat (as file names {files}): each row of the "
+                     f"report and each predictions file needs its own; give distinct --name flags")
+  return out
 
 
 def run(config, encoders, names, workdir) -> dict:
   if config.protocol not in PROTOCOLS:
     raise ValueError(f"config.protocol must be one of {PROTOCOLS}, got {config.protocol!r}")
-  if len(names) not in (0, len(encoders)):
-    raise ValueError(f"{len(names)} --name flags for {len(encoders)} --encoder flags")
+  names = _display_names(encoders, names, config.baselines)
+  write_predictions = config.get("predictions", True)
   loaded = [export.load(d) for d in encoders]
   infos = [i for _, i in loaded]
   if not loaded and "random_init" not in config.baselines:
@@ -120,8 +141,7 @@ def run(config, encoders, names, workdir) -> dict:
 
   probe = dict(config.probe)
   results = []
-  candidates = [(n or os.path.basename(os.path.normpath(d)), v, i)
-                for (v, i), d, n in zip(loaded, encoders, names or [None] * len(encoders))]
+  candidates = [(n, v, i) for (v, i), n in zip(loaded, names)]
   if "random_init" in config.baselines:
     au_dim, hidden = (infos[0]["au_code_dim"], infos[0]["au_head_hidden"]) if infos else (128, 512)
     v = random_encoder(depth, size, au_dim, hidden, config.seed)
@@ -131,22 +151,28 @@ def run(config, encoders, names, workdir) -> dict:
     if config.protocol == "linear":
       feats = evaluate.extract_features(variables, inf, data.images, config.batch_size,
                                         config.features)
-      result = {"encoder": name, **evaluate.cross_validate(feats, data, probe),
+      summary, logits = evaluate.cross_validate(feats, data, probe)
+      result = {"encoder": name, **summary,
                 "person_independence": person_independence.summary(feats, data.subjects,
                                                                    data.labels)}
     else:
-      result = {"encoder": name, **_end_to_end(data, aus, depth=depth, size=size,
-                                               train_cfg=config.finetune, seed=config.seed,
-                                               encoder=variables, input_norm=norm)}
+      summary, logits = _end_to_end(data, depth=depth, size=size, train_cfg=config.finetune,
+                                    seed=config.seed, encoder=variables, input_norm=norm)
+      result = {"encoder": name, **summary}
     if "config" in inf:
       result["source_step"] = inf.get("source_step")
       _seen_unseen(result, inf, data)
+    if write_predictions:
+      _write_predictions(result, data, logits, workdir)
     results.append(result)
   if "supervised" in config.baselines:
     logging.info("Supervised baseline: %d steps per fold", config.supervised.steps)
-    results.append({"encoder": "supervised", **_end_to_end(
-        data, aus, depth=depth, size=size, train_cfg=config.supervised, seed=config.seed,
-        input_norm=norm)})
+    summary, logits = _end_to_end(data, depth=depth, size=size, train_cfg=config.supervised,
+                                  seed=config.seed, input_norm=norm)
+    result = {"encoder": "supervised", **summary}
+    if write_predictions:
+      _write_predictions(result, data, logits, workdir)
+    results.append(result)
   report = {"corpus": f"{config.data.name}/{config.data.config}", "protocol": config.protocol,
             "input_norm": norm,
             "aus": [f"AU{a}" for a in aus], "results": results,
@@ -158,7 +184,8 @@ def run(config, encoders, names, workdir) -> dict:
     report["finetune"] = dict(config.finetune)
   text = report_lib.write(report, workdir)
   print(text)
-  print(f"clp-eval: wrote report.json, report.md and f1_per_au.png to {workdir}")
+  print(f"clp-eval: wrote report.json, report.md and f1_per_au.png"
+        + (", and per-frame predictions/*.csv" if write_predictions else "") + f" to {workdir}")
   return report
 
 

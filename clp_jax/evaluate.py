@@ -25,12 +25,15 @@ from clp_jax.models import resnet
 @dataclasses.dataclass(frozen=True)
 class LabelledSet:
   """Frames of a labelled corpus: images [N, H, W, 3] uint8, labels [N, A] int8, subjects [N],
-  parts [N] (1..3), aus (FACS numbers of the label columns)."""
+  parts [N] (1..3), aus (FACS numbers of the label columns); where the corpus gives them, each
+  frame's video [N] str and frame_index [N] int (its place in the video)."""
   images: np.ndarray
   labels: np.ndarray
   subjects: np.ndarray
   parts: np.ndarray
   aus: tuple
+  videos: np.ndarray = None
+  frame_index: np.ndarray = None
 
   def select_aus(self, aus) -> "LabelledSet":
     missing = [a for a in aus if a not in self.aus]
@@ -46,7 +49,8 @@ def load_labelled(source, aus, num_threads: int = 2) -> LabelledSet:
   batches = list(pipeline.frames_dataset(source, batch_size=256, num_threads=num_threads))
   cat = lambda k: np.concatenate([b[k] for b in batches])
   return LabelledSet(images=cat("image"), labels=cat("au_occurrence"), subjects=cat("subject_id"),
-                     parts=cat("part"), aus=tuple(aus))
+                     parts=cat("part"), aus=tuple(aus), videos=cat("video_id"),
+                     frame_index=cat("frame_index"))
 
 
 def folds(data: LabelledSet) -> list:
@@ -152,15 +156,20 @@ def _fit_logistic(x, y, known, *, steps, lr, weight_decay):
   return p
 
 
-def linear_probe(train_x, train_y, test_x, steps=300, lr=1e-2, weight_decay=1e-4) -> np.ndarray:
+def linear_probe_logits(train_x, train_y, test_x, steps=300, lr=1e-2,
+                        weight_decay=1e-4) -> np.ndarray:
   """The fixed probe (the protocol's default until 2026-11-27): fits on (train_x [N, F],
-  train_y [N, A] int with unknowns) and predicts test_x -> [M, A] bool. With AdamW's weak decay
+  train_y [N, A] int with unknowns) and gives test_x's logits [M, A]. With AdamW's weak decay
   and no selection it is close to unregularised, which favours low-dimensional, already-clean
   features over wide random ones (README: "Choosing the probe's regularisation")."""
   z, y, known, standardise = _probe_inputs(train_x, train_y)
   p = _fit_logistic(z, y, known, steps=steps, lr=lr, weight_decay=weight_decay)
-  logits = standardise(test_x) @ np.asarray(p["w"]) + np.asarray(p["b"])
-  return logits > 0.0  # sigmoid(logit) > 0.5
+  return standardise(test_x) @ np.asarray(p["w"]) + np.asarray(p["b"])
+
+
+def linear_probe(train_x, train_y, test_x, **kw) -> np.ndarray:
+  """`linear_probe_logits`'s decisions: [M, A] bool, present where the probability > 0.5."""
+  return linear_probe_logits(train_x, train_y, test_x, **kw) > 0.0
 
 
 @functools.partial(jax.jit, static_argnames=("steps",))
@@ -195,13 +204,17 @@ def _fit_l2_logistic(x, y, known, l2, *, steps):
   return p["w"], p["b"]
 
 
-def l2_probe(train_x, train_y, test_x, l2_grid, steps=100) -> np.ndarray:
+def l2_probe_logits(train_x, train_y, test_x, l2_grid, steps=100) -> np.ndarray:
   """One L2-regularised probe per strength in l2_grid [G], fitted on (train_x [N, F] standardised
-  with its own statistics, train_y [N, A] int with unknowns); predictions on test_x: [G, M, A] bool."""
+  with its own statistics, train_y [N, A] int with unknowns); test_x's logits: [G, M, A]."""
   z, y, known, standardise = _probe_inputs(train_x, train_y)
   w, b = _fit_l2_logistic(z, y, known, jnp.asarray(l2_grid, jnp.float32), steps=steps)
-  logits = np.einsum("mf,gfa->gma", standardise(test_x), np.asarray(w)) + np.asarray(b)[:, None]
-  return logits > 0.0  # sigmoid(logit) > 0.5
+  return np.einsum("mf,gfa->gma", standardise(test_x), np.asarray(w)) + np.asarray(b)[:, None]
+
+
+def l2_probe(train_x, train_y, test_x, l2_grid, steps=100) -> np.ndarray:
+  """`l2_probe_logits`'s decisions: [G, M, A] bool, present where the probability > 0.5."""
+  return l2_probe_logits(train_x, train_y, test_x, l2_grid, steps) > 0.0
 
 
 def select_l2(x, y, groups, l2_grid, steps=100) -> tuple:
@@ -223,36 +236,51 @@ def select_l2(x, y, groups, l2_grid, steps=100) -> tuple:
   return float(l2_grid[best]), scores
 
 
-def cross_validate(features: np.ndarray, data: LabelledSet, probe: dict) -> dict:
+def fold_result(k: int, test: np.ndarray, logits: np.ndarray, data: LabelledSet) -> dict:
+  """Fold k's entry of report.json from its test frames' logits [M, A] (test: [N] bool mask):
+  F1 of the positive class at probability 0.5 per AU and their mean."""
+  f1 = metrics.f1_scores(logits > 0.0, data.labels[test])["f1"]  # sigmoid(logit) > 0.5
+  if np.isnan(f1).any():
+    bad = [f"AU{a}" for a, v in zip(data.aus, f1) if np.isnan(v)]
+    raise ValueError(f"Fold {k} has no known labels for {bad}: its F1 would be undefined")
+  return {"fold": k, "test_subjects": [str(s) for s in sorted(set(data.subjects[test]))],
+          "mean_f1": float(np.mean(f1)),
+          "per_au_f1": {f"AU{a}": float(v) for a, v in zip(data.aus, f1)}}
+
+
+def summarise(results: list, aus) -> dict:
+  """report.json's result for one encoder from its folds' entries: means over the folds."""
+  per_au = {f"AU{a}": float(np.mean([r["per_au_f1"][f"AU{a}"] for r in results])) for a in aus}
+  return {"mean_f1": float(np.mean([r["mean_f1"] for r in results])), "per_au_f1": per_au,
+          "folds": results}
+
+
+def cross_validate(features: np.ndarray, data: LabelledSet, probe: dict) -> tuple:
   """3-fold subject-exclusive linear-probe results for one encoder's features [N, F].
 
   probe['kind']: 'l2_cv' (the config's default) chooses the L2 strength in probe['l2_grid'] per
   fold by leave-one-part-out on that fold's training parts (the test part is never seen), then
   fits on both; 'adamw' is the fixed probe (probe['steps'], ['lr'], ['weight_decay']).
+  Returns (the result of report.json, out-of-fold logits [N, A]: each frame's from the fold that
+  tests it).
   """
   kind = probe.get("kind")
   if kind not in ("l2_cv", "adamw"):
     raise ValueError(f"config.probe.kind must be 'l2_cv' or 'adamw', got {kind!r}")
   results = []
+  out_of_fold = np.full(data.labels.shape, np.nan, np.float32)
   for k, train, test in folds(data):
     extra = {}
     if kind == "l2_cv":
       grid = tuple(probe["l2_grid"])
       l2, scores = select_l2(features[train], data.labels[train], data.parts[train], grid,
                              probe["lbfgs_steps"])
-      pred = l2_probe(features[train], data.labels[train], features[test], (l2,),
-                      probe["lbfgs_steps"])[0]
+      logits = l2_probe_logits(features[train], data.labels[train], features[test], (l2,),
+                               probe["lbfgs_steps"])[0]
       extra = {"l2": l2, "inner_f1": {f"{g:g}": float(v) for g, v in zip(grid, scores)}}
     else:
-      pred = linear_probe(features[train], data.labels[train], features[test],
-                          **{n: probe[n] for n in ("steps", "lr", "weight_decay")})
-    f1 = metrics.f1_scores(pred, data.labels[test])["f1"]
-    if np.isnan(f1).any():
-      bad = [f"AU{a}" for a, v in zip(data.aus, f1) if np.isnan(v)]
-      raise ValueError(f"Fold {k} has no known labels for {bad}: its F1 would be undefined")
-    results.append({"fold": k, "test_subjects": [str(s) for s in sorted(set(data.subjects[test]))],
-                    "mean_f1": float(np.mean(f1)),
-                    "per_au_f1": {f"AU{a}": float(v) for a, v in zip(data.aus, f1)}, **extra})
-  per_au = {f"AU{a}": float(np.mean([r["per_au_f1"][f"AU{a}"] for r in results])) for a in data.aus}
-  return {"mean_f1": float(np.mean([r["mean_f1"] for r in results])), "per_au_f1": per_au,
-          "folds": results}
+      logits = linear_probe_logits(features[train], data.labels[train], features[test],
+                                   **{n: probe[n] for n in ("steps", "lr", "weight_decay")})
+    out_of_fold[test] = logits
+    results.append({**fold_result(k, test, logits, data), **extra})
+  return summarise(results, data.aus), out_of_fold

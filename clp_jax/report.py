@@ -42,6 +42,10 @@ def markdown(report: dict) -> str:
     lines.append(f"| {r['encoder']} | " + " | ".join(
         f"{f['mean_f1']:.3f}" + (f" (L2 {f['l2']:g})" if "l2" in f else "") for f in r["folds"])
         + " |")
+  files = [(r["encoder"], r["predictions"]) for r in report["results"] if "predictions" in r]
+  if files:
+    lines += ["", "Per-frame out-of-fold predictions (probability, decision and label per AU; "
+              "`clp_jax.predictions`): " + ", ".join(f"{n}: `{f}`" for n, f in files) + "."]
   return "\n".join(lines) + "\n"
 
 

@@ -41,11 +41,16 @@ def _with_encoder(variables, encoder):
           "batch_stats": {**variables["batch_stats"], "encoder": encoder["batch_stats"]}}
 
 
-def train_and_predict(train_images, train_labels, test_images, *, depth, image_size, steps,
-                      batch_size, lr, seed=0, encoder=None, encoder_lr_scale=1.0,
-                      input_norm="imagenet") -> np.ndarray:
-  """Trains on (images [N, H, W, 3] uint8, labels [N, A] int with unknowns), predicts test
-  images -> [M, A] bool.
+def train_and_predict(train_images, train_labels, test_images, **kw) -> np.ndarray:
+  """`train_and_logits`'s decisions: [M, A] bool, present where the probability > 0.5."""
+  return train_and_logits(train_images, train_labels, test_images, **kw) > 0
+
+
+def train_and_logits(train_images, train_labels, test_images, *, depth, image_size, steps,
+                     batch_size, lr, seed=0, encoder=None, encoder_lr_scale=1.0,
+                     input_norm="imagenet") -> np.ndarray:
+  """Trains on (images [N, H, W, 3] uint8, labels [N, A] int with unknowns), gives the test
+  images' logits [M, A] float32.
 
   encoder: None trains from scratch; else variables {"params", "batch_stats"} of a ResNet of this
   depth (an exported encoder) that the whole network starts from (fine-tuning); the AU head
@@ -72,20 +77,20 @@ def _init_fn(depth, num_aus, image_size):
 
 @functools.lru_cache(maxsize=4)
 def _predict_fn(depth, num_aus, image_size, input_norm):
-  """The jitted prediction (variables, images [B, H, W, 3] uint8) -> [B, A] bool, one per
+  """The jitted prediction (variables, images [B, H, W, 3] uint8) -> logits [B, A], one per
   architecture and input: every fold and encoder of an evaluation reuses its compilation."""
   model = Classifier(depth, num_aus)
 
   @jax.jit
   def predict(variables, images):
     x = evaluate.eval_frames(images, image_size, input_norm)
-    return model.apply(variables, x, train=False) > 0
+    return model.apply(variables, x, train=False)
   return predict
 
 
 def train(train_images, train_labels, *, depth, image_size, steps, batch_size, lr, seed=0,
           encoder=None, encoder_lr_scale=1.0, input_norm="imagenet") -> tuple:
-  """The training of `train_and_predict`: returns (Classifier, its trained variables)."""
+  """The training of `train_and_logits`: returns (Classifier, its trained variables)."""
   if encoder_lr_scale < 0:
     raise ValueError(f"encoder_lr_scale must be >= 0, got {encoder_lr_scale}")
   model = Classifier(depth, train_labels.shape[1])

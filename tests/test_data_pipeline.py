@@ -149,6 +149,12 @@ def test_frames_dataset_matches_labels(tiny_data_dir):
   assert images.shape == (len(source), size, size, 3) and images.dtype == np.uint8
   np.testing.assert_array_equal(occ, np.stack([source[i]["au_occurrence"] for i in range(len(source))]))
   assert occ.shape[1] == len(info.metadata["aus"])
+  records = [source[i] for i in range(len(source))]
+  videos = [r["video_id"] for r in records]
+  videos = [v.decode() if isinstance(v, bytes) else v for v in videos]  # TFDS Text reads as bytes
+  np.testing.assert_array_equal(np.concatenate([b["video_id"] for b in batches]), videos)
+  np.testing.assert_array_equal(np.concatenate([b["frame_index"] for b in batches]),
+                                [r["frame_index"] for r in records])
 
 
 def _views(images, views, size):

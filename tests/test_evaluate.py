@@ -15,6 +15,7 @@ from clp_jax import eval_cli
 from clp_jax import evaluate
 from clp_jax import export
 from clp_jax import interop
+from clp_jax import predictions
 from clp_jax import supervised
 from clp_jax import step as step_lib
 from clp_jax import train
@@ -157,6 +158,28 @@ def test_select_l2_scores_each_strength_on_held_out_groups_like_sklearn():
     evaluate.select_l2(x, y, np.ones(len(x), int), grid)
 
 
+def _check_predictions(report, workdir, data):
+  """Each result's predictions file holds every labelled frame once, in the fold that tests its
+  subject, and scikit-learn's F1 of its decisions is the report's per fold and AU."""
+  from sklearn.metrics import f1_score  # pylint: disable=g-import-not-at-top
+  for r in report["results"]:
+    got = predictions.read(os.path.join(workdir, r["predictions"]))
+    assert got["aus"] == list(data.aus)
+    np.testing.assert_array_equal(got["label"], data.labels)
+    np.testing.assert_array_equal(got["fold"], data.parts)
+    keys = set(zip(got["video_id"], got["frame_index"]))
+    assert len(keys) == len(data.labels) and "" not in got["video_id"]
+    clear = got["p"] != 0.5  # a logit within 1e-4 of 0 prints as 0.5000 either way
+    np.testing.assert_array_equal(got["c"][clear], (got["p"] > 0.5)[clear])
+    for f in r["folds"]:
+      rows = got["fold"] == f["fold"]
+      assert sorted(set(got["subject"][rows])) == f["test_subjects"]
+      for j, au in enumerate(data.aus):
+        known = rows & ((got["label"][:, j] == 0) | (got["label"][:, j] == 1))
+        want = f1_score(got["label"][known, j], got["c"][known, j], zero_division=0)
+        assert f["per_au_f1"][f"AU{au}"] == pytest.approx(want), (r["encoder"], f["fold"], au)
+
+
 @pytest.mark.slow
 @ON_PRETRAINED_WORKER
 def test_tiny_end_to_end_eval_writes_the_report(pretrained, tiny_data_dir, tmp_path):
@@ -181,6 +204,8 @@ def test_tiny_end_to_end_eval_writes_the_report(pretrained, tiny_data_dir, tmp_p
     p = r["person_independence"]
     assert 0 <= p["subject_share"] <= 1 and 0 <= p["cross_subject_nn_f1"] <= 1
   assert "Person independence" in (tmp_path / "report.md").read_text()
+  _check_predictions(saved, str(tmp_path), _labelled(tiny_data_dir))
+  assert "predictions/clp_tiny.csv" in (tmp_path / "report.md").read_text()
 
 
 @pytest.mark.slow
@@ -303,6 +328,9 @@ def test_tiny_finetune_eval(pretrained, tiny_data_dir, tmp_path):
   for r in report["results"]:
     assert 0 <= r["mean_f1"] <= 1 and [f["fold"] for f in r["folds"]] == [1, 2, 3]
   assert "unseen_mean_f1" in report["results"][0]
+  _check_predictions(report, str(tmp_path), _labelled(tiny_data_dir))
+  with pytest.raises(ValueError, match="repeat"):
+    eval_cli.run(config, [out], ["supervised"], str(tmp_path))
   config.protocol = "zero_shot"
   with pytest.raises(ValueError, match="config.protocol must be one of"):
     eval_cli.run(config, [out], ["clp_tiny"], str(tmp_path))

@@ -150,15 +150,19 @@ class FrameTransform(grain.transforms.Map):
   """Decodes one labelled frame for evaluation (no augmentation).
 
   Output: image [H, W, 3] uint8 (as stored), au_occurrence [A] int8 (-1 = unknown),
-  subject_id int32, part int32.
+  subject_id int32, part int32, video_id str, frame_index int32 (the frame's place in its video:
+  what per-frame prediction files are keyed by).
   """
 
   def map(self, record):
+    video_id = record["video_id"]
     return {
         "image": augment_lib.decode_jpeg(record["image"]),
         "au_occurrence": np.asarray(record["au_occurrence"], np.int8),
         "subject_id": np.int32(record["subject_id"]),
         "part": np.int32(record["part"]),
+        "video_id": np.str_(video_id.decode() if isinstance(video_id, bytes) else video_id),
+        "frame_index": np.int32(record["frame_index"]),
     }
 
 
@@ -231,7 +235,7 @@ def frames_dataset(source, *, batch_size: int, shard=None,
   """One ordered pass over labelled frames (evaluation); the last batch may be short.
 
   Yields {"image": [B, H, W, 3] uint8, "au_occurrence": [B, A] int8, "subject_id": [B] int32,
-  "part": [B] int32}.
+  "part": [B] int32, "video_id": [B] str, "frame_index": [B] int32}.
   """
   shard = shard or grain.sharding.NoSharding()
   ds = grain.MapDataset.source(source)[shard.shard_index::shard.shard_count]

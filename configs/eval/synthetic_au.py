@@ -21,6 +21,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.image_size = 80
   c.input_norm = "per_image"  # likewise (clp_model.normalize); with encoders, theirs
   c.baselines = ("random_init", "supervised")
+  # Per-frame out-of-fold AU predictions, one CSV per encoder in workdir/predictions/
+  # (clp_jax.predictions: probability, decision and label per AU, keyed by subject, video, frame).
+  c.predictions = True
   c.data = ml_collections.ConfigDict(dict(name="synthetic_au", config="labelled", data_dir="data",
                                           split="part1+part2+part3"))
   # The linear probe. 'l2_cv': L2 strength chosen from l2_grid per fold by leave-one-part-out on
