@@ -111,10 +111,10 @@ def main():
         f"frames at {args.image_size}px; step FLOPs (XLA count) {flops / 1e9:.1f} G\n")
   print("| implementation | step s | images/s | achieved GFLOP/s | of peak | vs PyTorch |")
   print("|---|---|---|---|---|---|")
-  base = rows[-1][1] if len(rows) > 1 else float("nan")
+  base = rows[-1][1] if len(rows) > 1 else None  # PyTorch's step, where it ran
   for name, dt in rows:
     print(f"| {name} | {dt:.3f} | {frames / dt:.1f} | {flops / dt / 1e9:.1f} | "
-          f"{flops / dt / 1e9 / peak:.1%} | {base / dt:.2f}x |")
+          f"{flops / dt / 1e9 / peak:.1%} | {f'{base / dt:.2f}x' if base else '-'} |")
 
 
 if __name__ == "__main__":
