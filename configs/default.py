@@ -40,6 +40,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.data.frame_jitter = False  # with shared_view: colour jitter drawn per frame
   # with shared_view: each frame's crop moved/rescaled by up to this fraction (0: off)
   c.data.frame_geometry = 0.0
+  # with shared_view: each frame mirrored on its own coin (the sign of yaw, roll and sideways drift
+  # then no longer orders a clip's frames; AUs are symmetric)
+  c.data.frame_flip = False
   # < 1: pretrain only on that fraction of the clips, those where the head moves least (from the
   # records' landmarks, `pipeline.stillest_clips`)
   c.data.stillest_fraction = 1.0

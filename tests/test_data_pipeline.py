@@ -46,7 +46,8 @@ def test_pretrain_batch_shapes_and_dtypes(tiny_data_dir):
 
 def test_view_sharing_modes(tiny_data_dir):
   """Per frame: every view differs; shared: one view per clip; frame_jitter: one crop and flip
-  per clip, colour drawn per frame."""
+  per clip, colour drawn per frame; frame_geometry: the crop moved per frame; frame_flip: the
+  mirror drawn per frame, crop and colour shared."""
   (per_frame,), _ = _take(_pretrain(tiny_data_dir), 1)
   (shared,), _ = _take(_pretrain(tiny_data_dir, shared_view=True), 1)
   (jitter,), _ = _take(_pretrain(tiny_data_dir, shared_view=True, frame_jitter=True), 1)
@@ -56,6 +57,10 @@ def test_view_sharing_modes(tiny_data_dir):
   assert (spread(jitter["view"])[:5] == 0).all() and (spread(jitter["view"])[5:] > 0).all()
   (moved,), _ = _take(_pretrain(tiny_data_dir, shared_view=True, frame_geometry=0.05), 1)
   assert (spread(moved["view"])[:4] > 0).all() and (spread(moved["view"])[4:] == 0).all()
+  (mirrored,), _ = _take(_pretrain(tiny_data_dir, shared_view=True, frame_flip=True), 1)
+  flips = mirrored["view"][..., 4]
+  assert set(np.unique(flips)) == {0.0, 1.0} and (np.ptp(flips, axis=1) > 0).any()
+  assert (spread(mirrored["view"])[[0, 1, 2, 3, 5, 6, 7]] == 0).all()
 
 
 def test_jitter_boxes_stays_inside_the_frame_and_near_the_shared_box():

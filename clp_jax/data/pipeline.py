@@ -87,6 +87,10 @@ class ClipBatchTransform(grain.transforms.RandomMap):
   and colour cannot tell a clip's frames apart. frame_geometry (with shared_view) moves and
   rescales each frame's copy of the shared crop by up to that fraction of its size
   (`augment.jitter_boxes`), so that the clip's drift of head position and size cannot either.
+  frame_flip (with shared_view) mirrors each frame on its own coin, keeping the shared crop and
+  colour: a mirror flips the sign of what is left-right asymmetric (yaw, roll, sideways position
+  and gaze) but not of the AUs (symmetric), so the asymmetric part of the head's drift no longer
+  orders a clip's frames.
   stabilise ('euclidean', 'affine' or 'flow'; '' is off) warps every frame onto its clip's middle
   frame before the views are drawn (`stabilise.stabilise_clip`), removing most of the head's
   drift; landmarks are moved with their frames. clips_per_video m > 1: the batch holds m clips
@@ -96,14 +100,14 @@ class ClipBatchTransform(grain.transforms.RandomMap):
 
   def __init__(self, cfg: augment_lib.AugmentConfig, shared_view: bool = False,
                frame_jitter: bool = False, frame_geometry: float = 0.0, stabilise: str = "",
-               clips_per_video: int = 1):
+               clips_per_video: int = 1, frame_flip: bool = False):
     if frame_geometry < 0:
       raise ValueError(f"data.frame_geometry must be >= 0 (a fraction of the crop), got {frame_geometry}")
     if stabilise:
       stabilise_lib.check_motion(stabilise)
     self.cfg, self.shared_view, self.frame_jitter = cfg, shared_view, frame_jitter
     self.frame_geometry, self.stabilise = frame_geometry, stabilise
-    self.clips_per_video = clips_per_video
+    self.clips_per_video, self.frame_flip = clips_per_video, frame_flip
 
   def random_map(self, records, rng: np.random.Generator):
     b, k = len(records), len(records[0]["frames"])
@@ -129,6 +133,8 @@ class ClipBatchTransform(grain.transforms.RandomMap):
         view[..., 5:] = augment_lib.draw_views(b * k, h, w, self.cfg, rng)[:, 5:].reshape(b, k, 3)
       if self.frame_geometry:
         view = augment_lib.jitter_boxes(view, self.frame_geometry, h, w, rng)
+      if self.frame_flip:
+        view[..., 4] = rng.random((b, k)) < 0.5
     else:
       view = augment_lib.draw_views(b * k, h, w, self.cfg, rng).reshape(b, k, -1)
     out = {
@@ -170,7 +176,8 @@ def pretrain_dataset(source, *, global_batch_size: int, seed: int,
                      augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig(),
                      shared_view: bool = False, frame_jitter: bool = False,
                      frame_geometry: float = 0.0, stillest_fraction: float = 1.0,
-                     stabilise: str = "", clips_per_video: int = 1, shard=None,
+                     stabilise: str = "", clips_per_video: int = 1, frame_flip: bool = False,
+                     shard=None,
                      num_threads: int = 2, prefetch: int = 4) -> grain.IterDataset:
   """Endless shuffled batches of augmented clips for this process.
 
@@ -209,7 +216,7 @@ def pretrain_dataset(source, *, global_batch_size: int, seed: int,
     ds = ds.shuffle(seed=seed).repeat(None)
     ds = ds.batch(batch, drop_remainder=True, batch_fn=list)
   ds = ds.random_map(ClipBatchTransform(augment, shared_view, frame_jitter, frame_geometry,
-                                        stabilise, clips_per_video), seed=seed)
+                                        stabilise, clips_per_video, frame_flip), seed=seed)
   return ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
 
 
@@ -226,7 +233,7 @@ def pretrain_dataset_from_config(source, config, *, seed: int, stillest_fraction
       augment=augment_lib.AugmentConfig.from_config(d.augment), shared_view=d.shared_view,
       frame_jitter=d.frame_jitter, frame_geometry=d.frame_geometry,
       stillest_fraction=stillest_fraction, stabilise=d.get("stabilise", ""),
-      clips_per_video=d.get("clips_per_video", 1),
+      clips_per_video=d.get("clips_per_video", 1), frame_flip=d.get("frame_flip", False),
       num_threads=d.num_threads, **kwargs)
 
 
