@@ -141,7 +141,8 @@ def run(config, encoders, names, workdir) -> dict:
 
   probe = dict(config.probe)
   results = []
-  candidates = [(n, v, i) for (v, i), n in zip(loaded, names)]
+  # names holds the encoders' names, then the baselines'
+  candidates = [(n, v, i) for (v, i), n in zip(loaded, names[:len(loaded)])]
   if "random_init" in config.baselines:
     au_dim, hidden = (infos[0]["au_code_dim"], infos[0]["au_head_hidden"]) if infos else (128, 512)
     v = random_encoder(depth, size, au_dim, hidden, config.seed)
