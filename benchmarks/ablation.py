@@ -78,6 +78,8 @@ VARIANTS = {
                            ["data.frame_geometry=0.05"]),
     "no_cir_frame_geometry": ("CLP without CIR, frame crops moved/rescaled by up to 5%",
                               ["loss.cir=0", "loss.recon=0", "data.frame_geometry=0.05"]),
+    "clp_person_cnn": ("CLP, the person code from a small CNN of its own (export leaves it)",
+                       ["model.person_encoder=cnn"]),
     "clp_frame_flip": ("CLP, each frame mirrored on its own coin (crop and colour per clip)",
                        ["data.frame_flip=True"]),
     "clp_pose_decorr": ("CLP, the head pose's share of the codes' within-clip change penalised "

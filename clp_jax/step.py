@@ -38,6 +38,7 @@ def make_model(config) -> clp_model.CLPModel:
   m = config.model
   return clp_model.CLPModel(depth=m.depth, au_dim=m.au_dim, person_dim=m.person_dim,
                             proj_dim=m.proj_dim, hidden=m.hidden, decoder_size=m.decoder_size,
+                            person_encoder=m.get("person_encoder", "shared"),
                             dtype=jnp.dtype(m.dtype))
 
 

@@ -71,6 +71,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.model.proj_dim = 128
   c.model.hidden = 512
   c.model.decoder_size = 32
+  # 'shared': the person head sits on the AU encoder's features, so reconstruction makes the
+  # exported encoder keep the person's appearance; 'cnn': a small CNN of its own gives the person
+  # code (`clp_model.PersonEncoder`) and export leaves it behind.
+  c.model.person_encoder = "shared"
   c.model.dtype = "float32"
   # 'per_image': each frame standardised by its own mean and SD (clp_model.normalize), so its
   # brightness, contrast and colour cast never reach the encoder; 'imagenet': torchvision's.

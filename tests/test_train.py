@@ -232,6 +232,33 @@ def test_gradient_switches_decide_what_a_loss_trains(tiny_data_dir, loss_name, s
   assert (largest(grads[cut]) > 0) == on
 
 
+@pytest.mark.parametrize("person_encoder", ["shared", "cnn"])
+def test_own_person_encoder_keeps_reconstruction_out_of_the_exported_encoder(tiny_data_dir,
+                                                                             person_encoder):
+  """Reconstruction alone, not training the AU code (recon_au_grad=False): with the person head on
+  the shared encoder, rebuilding the face trains that encoder (the one export keeps); with a
+  person CNN of its own, the exported encoder gets no gradient at all and the person CNN does."""
+  config = tiny_run_config(tiny_data_dir, **{"model.person_encoder": person_encoder})
+  with config.unlocked():
+    config.loss.temporal_margin = config.loss.infonce = config.loss.cir = 0.0
+    config.loss.recon, config.loss.recon_au_grad = 1.0, False
+  _, clp, state, batch = _one_device_step(config)
+  assert ("person_cnn" in state.params) == (person_encoder == "cnn")
+  grads = jax.jit(jax.grad(lambda p: step_lib.loss_fn(p, state, batch, model=clp.model,
+                                                      config=config)[0]))(state.params)
+  largest = lambda tree: max(float(np.abs(g).max()) for g in jax.tree.leaves(tree))
+  assert largest(grads["person_head"]) > 0 and largest(grads["decoder"]) > 0
+  assert (largest(grads["encoder"]) > 0) == (person_encoder == "shared")
+  if person_encoder == "cnn":
+    assert largest(grads["person_cnn"]) > 0
+
+
+def test_unknown_person_encoder_is_a_clear_error(tiny_data_dir):
+  config = tiny_run_config(tiny_data_dir, **{"model.person_encoder": "vit"})
+  with pytest.raises(ValueError, match="config.model.person_encoder must be one of"):
+    step_lib.sharded_step(config, sharding.make_mesh(1)).init(jax.random.key(0))
+
+
 def test_swapped_reconstruction_takes_the_person_code_of_the_same_clip(tiny_data_dir):
   """recon_swap rebuilds a frame from another frame's person code *of its own clip*: on clips
   whose frames are all the same image (and view) the swap changes nothing, on real clips it
