@@ -161,7 +161,7 @@ def linear_probe_logits(train_x, train_y, test_x, steps=300, lr=1e-2,
   """The fixed probe (the protocol's default until 2026-11-27): fits on (train_x [N, F],
   train_y [N, A] int with unknowns) and gives test_x's logits [M, A]. With AdamW's weak decay
   and no selection it is close to unregularised, which favours low-dimensional, already-clean
-  features over wide random ones (README: "Choosing the probe's regularisation")."""
+  features over wide random ones (docs/experiments.md: "Choosing the probe's regularisation")."""
   z, y, known, standardise = _probe_inputs(train_x, train_y)
   p = _fit_logistic(z, y, known, steps=steps, lr=lr, weight_decay=weight_decay)
   return standardise(test_x) @ np.asarray(p["w"]) + np.asarray(p["b"])
