@@ -4,7 +4,8 @@ AU pipelines align every frame before anything else (OpenFace: a similarity tran
 landmarks to a 112 px template; JAA-Net: eyes levelled and boxed with nose and mouth). Without it,
 the head's in-plane rotation, position and size change the image far more than most AUs do: on
 the synthetic corpus a 3 degree roll or a 1.3% shift changes the frame 3-30x more than an AU at
-intensity 3 (docs/experiments.md, "What the pretrained features follow"), and a temporal loss learns that drift instead of the AUs.
+intensity 3 (docs/experiments.md, "What the pretrained features follow"), and a temporal loss
+learns that drift instead of the AUs.
 
 Landmarks are rigid points (eye centres, nose tip): mouth corners move with AU12/15/20, and
 aligning on them would partly undo the AUs.

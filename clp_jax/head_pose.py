@@ -1,7 +1,7 @@
 """The head's pose from a detector's rigid landmarks, for keeping it out of the AU code.
 
-Inside a clip the head's drift changes a frame several times more than an AU does (docs/experiments.md, "What
-the pretrained features follow"), so the temporal losses learn the drift. Real pipelines know the
+Inside a clip the head's drift changes a frame several times more than an AU does
+(docs/experiments.md, "What the pretrained features follow"), so the temporal losses learn the drift. Real pipelines know the
 head's pose per frame (OpenFace's CSVs give landmarks; the synthetic corpus stores what a detector
 would give), and `losses.pose_explained_variance` penalises the part of the codes' within-clip
 change that it explains.

@@ -34,8 +34,8 @@ def detrend(z: jax.Array, frame_index: jax.Array, order: int) -> jax.Array:
   clip's within-clip pose variance and 2% of its framing, a parabola 0.1%), while an expression
   changes in steps (22% and 7% of the AU intensities' variance left): contrasting what is left
   after the trend takes the reward for following the drift away and keeps 5-70x more of the
-  AUs' change than of the pose's. Measured (docs/experiments.md, "Removing each clip's trend"): the codes
-  turn smooth in time instead, the residual vanishes and the losses sit at chance.
+  AUs' change than of the pose's. Measured (docs/experiments.md, "Removing each clip's trend"):
+  the codes turn smooth in time instead, the residual vanishes and the losses sit at chance.
   z: [B, K, D]; frame_index: [B, K] int; order: degree of the polynomial (0 removes the clip's
   mean). Returns [B, K, D], L2-normalised.
   """

@@ -165,7 +165,9 @@ def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = Tr
     # its clip (same person, other moment), so what frame t does must come through its AU code.
     # Meant to make the person code a person code (without it, its subject share is that of an
     # untrained head); measured, it makes it a *video* code instead (pose offset, lighting and
-    # camera are as constant in a clip as the person) and F1 falls: off by default (docs/experiments.md, "Is the person code a person code?").
+    # camera are as constant in a clip as the person) and F1 falls: off by default
+    # (docs/experiments.md, "Is the person code a person code?"; model.person_encoder="cnn" is
+    # the factoring that works).
     person_recon = person_a
     if cl.get("recon_swap", False):
       person_recon = jnp.roll(person, 1, axis=1).reshape(b * cl.cir_frames, -1)

@@ -2,8 +2,8 @@
 
 Inside a short clip the person is constant, and the largest change between frames is usually the
 head's drift (position, size, roll and, foreshortened, yaw and pitch), not what the face does
-(docs/experiments.md, "What the pretrained features follow"). The within-clip losses then learn the drift. A
-global 2-D warp per frame removes most of it: on synthetic_au's pretraining clips the mean change
+(docs/experiments.md, "What the pretrained features follow"). The within-clip losses then learn
+the drift. A global 2-D warp per frame removes most of it: on synthetic_au's pretraining clips the mean change
 between consecutive standardised frames falls from 0.117 to 0.098 (euclidean), against 0.090 for
 the same videos rendered with the head held still (`benchmarks/stabilisation.py`). What is left
 is mostly out-of-plane parallax, which no 2-D warp removes.
@@ -21,8 +21,8 @@ frame's width: what moves the whole face coherently is taken out, what moves a s
 AU) mostly stays. Measured on rendered pairs (`benchmarks/stabilisation.py`, second table), the
 projection of a frame's change onto its original change keeps 0.77 of an AU at intensity 3 and
 0.23 of the head's pose changes (0.95 and 0.56 with the euclidean warp alone). Pretrained on,
-it did not beat the euclidean warp at 200 steps (docs/experiments.md, "Stabilised clips"): the quarter of each
-AU it takes costs what the extra pose it removes gains.
+it did not beat the euclidean warp at 200 steps (docs/experiments.md, "Stabilised clips"): the
+quarter of each AU it takes costs what the extra pose it removes gains.
 """
 
 import cv2

@@ -26,7 +26,8 @@ def normalize(images: jax.Array, kind: str = "imagenet") -> jax.Array:
   'per_image': each image's channels standardised by their own mean and SD over H x W (+1 grey
   level, so a flat image stays finite). Brightness, contrast and colour cast of a frame then never
   reach the encoder: inside a clip their drift would otherwise be what the temporal losses learn,
-  and the per-frame colour jitter that hid it buried the AUs (docs/experiments.md, "Per-image input normalisation").
+  and the per-frame colour jitter that hid it buried the AUs (docs/experiments.md, "Per-image
+  input normalisation").
   """
   x = images.astype(jnp.float32)
   if kind == "imagenet":
