@@ -1,10 +1,10 @@
 """The head's pose from a detector's rigid landmarks, for keeping it out of the AU code.
 
 Inside a clip the head's drift changes a frame several times more than an AU does
-(docs/experiments.md, "What the pretrained features follow"), so the temporal losses learn the drift. Real pipelines know the
-head's pose per frame (OpenFace's CSVs give landmarks; the synthetic corpus stores what a detector
-would give), and `losses.pose_explained_variance` penalises the part of the codes' within-clip
-change that it explains.
+(docs/experiments.md, "What the pretrained features follow"), so the temporal losses learn the
+drift. Real pipelines know the head's pose per frame (OpenFace's CSVs give landmarks; the synthetic
+corpus stores what a detector would give), and `losses.pose_explained_variance` penalises the part
+of the codes' within-clip change that it explains.
 
 Landmarks: [..., 3, 2] (x, y) pixels of eye centre, eye centre and nose tip (the order of
 `faces.RIGID_TEMPLATE`), in the frame the encoder sees (`augment.view_points`).

@@ -2,10 +2,10 @@
 
 Inside a short clip the person is constant, and the largest change between frames is usually the
 head's drift (position, size, roll and, foreshortened, yaw and pitch), not what the face does
-(docs/experiments.md, "What the pretrained features follow"). The within-clip losses then learn
-the drift. A global 2-D warp per frame removes most of it: on synthetic_au's pretraining clips the mean change
-between consecutive standardised frames falls from 0.117 to 0.098 (euclidean), against 0.090 for
-the same videos rendered with the head held still (`benchmarks/stabilisation.py`). What is left
+(docs/experiments.md, "What the pretrained features follow"). The within-clip losses then learn the
+drift. A global 2-D warp per frame removes most of it: on synthetic_au's pretraining clips the mean
+change between consecutive standardised frames falls from 0.117 to 0.098 (euclidean), against 0.090
+for the same videos rendered with the head held still (`benchmarks/stabilisation.py`). What is left
 is mostly out-of-plane parallax, which no 2-D warp removes.
 
 The warp of each frame is found by ECC image registration (`cv2.findTransformECC`, Evangelidis &
