@@ -87,12 +87,16 @@ def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = Tr
   x, views = _frames(batch, config.image_size, input_norm)
   b, k = views.shape[:2]
 
-  def run(v, bs, inp):
+  def run(v, bs, inp, person=True):
     if not train:
-      return model.apply({"params": v, "batch_stats": bs}, inp, train=False), {"batch_stats": bs}
-    return model.apply({"params": v, "batch_stats": bs}, inp, train=True, mutable=["batch_stats"])
+      return (model.apply({"params": v, "batch_stats": bs}, inp, train=False, person=person),
+              {"batch_stats": bs})
+    return model.apply({"params": v, "batch_stats": bs}, inp, train=True, person=person,
+                       mutable=["batch_stats"])
 
-  out, upd = run(params, state.batch_stats, x)
+  # A person CNN of its own runs on the CIR frames only (below), unless every frame's person code
+  # is needed (person_clip): on all frames 3/4 of its work would be thrown away.
+  out, upd = run(params, state.batch_stats, x, person=cl.get("person_clip", 0.0) > 0)
   batch_stats = upd["batch_stats"]
   au = losses.l2_normalize(out["au"]).reshape(b, k, -1)
   proj = losses.l2_normalize(out["proj"]).reshape(b, k, -1)
@@ -150,7 +154,12 @@ def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = Tr
     # CIR on a few frames per clip: clip b's AU code with clip b+1's person code.
     sel = jnp.linspace(0, k - 1, cl.cir_frames).astype(jnp.int32)
     au_a = out["au"].reshape(b, k, -1)[:, sel].reshape(b * cl.cir_frames, -1)
-    person = out["person"].reshape(b, k, -1)[:, sel]
+    if "person" in out:
+      person = out["person"].reshape(b, k, -1)[:, sel]
+    else:
+      x_sel = x.reshape((b, k) + x.shape[1:])[:, sel].reshape((b * cl.cir_frames,) + x.shape[1:])
+      person = model.apply({"params": params}, x_sel,
+                           method=model.person_code).reshape(b, cl.cir_frames, -1)
     person_a = person.reshape(b * cl.cir_frames, -1)
     person_b = jnp.roll(person, 1, axis=0).reshape(b * cl.cir_frames, -1)
     other = (batch["subject_id"] != jnp.roll(batch["subject_id"], 1)).astype(jnp.float32)

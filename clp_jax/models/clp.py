@@ -120,12 +120,21 @@ class CLPModel(nn.Module):
     self.projector = MLP((self.hidden, self.proj_dim))
     self.decoder = Decoder(self.decoder_size, dtype=self.dtype)
 
-  def __call__(self, x, train: bool = False):
+  def __call__(self, x, train: bool = False, person: bool = True):
+    """person=False skips the person CNN (and leaves 'person' out) where the caller takes the
+    person code of a few frames only (`person_code`); the shared head is always applied."""
     features = self.encoder(x, train=train)
     au = self.au_head(features)
-    person_in = features if self.person_encoder == "shared" else self.person_cnn(x)
-    return {"features": features, "au": au, "person": self.person_head(person_in),
-            "proj": self.projector(au)}
+    out = {"features": features, "au": au, "proj": self.projector(au)}
+    if self.person_encoder == "shared":
+      out["person"] = self.person_head(features)
+    elif person:
+      out["person"] = self.person_code(x)
+    return out
+
+  def person_code(self, x):
+    """Person codes [N, Dp] of normalised images [N, H, W, 3] from the person CNN ('cnn' only)."""
+    return self.person_head(self.person_cnn(x))
 
   def decode(self, au, person):
     return self.decoder(jnp.concatenate([au, person], axis=-1))
