@@ -80,6 +80,12 @@ VARIANTS = {
                               ["loss.cir=0", "loss.recon=0", "data.frame_geometry=0.05"]),
     "clp_person_cnn": ("CLP, the person code from a small CNN of its own (export leaves it)",
                        ["model.person_encoder=cnn"]),
+    "clp_motion": ("CLP + TCAE's motion loss: frames moved onto their clip's later ones by a "
+                   "head field (pose code) and a sparse face field (AU code)", ["loss.motion=1.0"]),
+    "clp_motion4": ("CLP + TCAE's motion loss at weight 4, its face field charged 10x less",
+                    ["loss.motion=4.0", "loss.motion_sparsity=0.001"]),
+    "clp_motion4_gap6": ("as clp_motion4, frames moved onto the frame 6 later (12 video frames)",
+                         ["loss.motion=4.0", "loss.motion_sparsity=0.001", "loss.motion_gap=6"]),
     "clp_frame_flip": ("CLP, each frame mirrored on its own coin (crop and colour per clip)",
                        ["data.frame_flip=True"]),
     "clp_pose_decorr": ("CLP, the head pose's share of the codes' within-clip change penalised "

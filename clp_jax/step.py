@@ -22,6 +22,7 @@ from clp_jax import sharding
 from clp_jax.data import augment
 from clp_jax.models import clp as clp_model
 from clp_jax.models import initialise
+from clp_jax.models import motion as motion_lib
 
 
 @flax.struct.dataclass
@@ -39,6 +40,7 @@ def make_model(config) -> clp_model.CLPModel:
   return clp_model.CLPModel(depth=m.depth, au_dim=m.au_dim, person_dim=m.person_dim,
                             proj_dim=m.proj_dim, hidden=m.hidden, decoder_size=m.decoder_size,
                             person_encoder=m.get("person_encoder", "shared"),
+                            motion=config.loss.get("motion", 0.0) > 0,
                             dtype=jnp.dtype(m.dtype))
 
 
@@ -74,6 +76,51 @@ def _frames(batch, image_size, input_norm):
   views = augment.device_views(batch["clip"], batch["view"], image_size)
   b, k = views.shape[:2]
   return clp_model.normalize(views, input_norm).reshape((b * k,) + views.shape[2:]), views
+
+
+def motion_terms(params, model, x, out, b: int, k: int, gap: int, pool: int = 1) -> dict:
+  """TCAE's motion loss on CLP's codes (`motion_lib`): each frame t of a clip moved onto frame
+  t + gap by the head's field (from pose codes) plus the face's field (from AU codes).
+
+  x: normalised frames [B*K, S, S, 3]; out: the model's outputs on them; pool: the photometric
+  error is taken on pool x pool means of the warped and target pixels, where the frames' own
+  noise (sensor, JPEG; ~3/4 of |frame t - frame t+4| on the synthetic corpus with the head still)
+  is averaged down and the motion is not. Returns scalars:
+  'photo' the mean |warped source - target| (what the loss minimises), 'au_flow' the face's
+  field's mean |dy| + |dx| in pixels (charged by loss.motion_sparsity), and, not trained on, 'static'
+  (|source - target|, no motion) and 'pose_only' (the head's field alone) to read against 'photo'.
+  """
+  if not 1 <= gap < k:
+    raise ValueError(f"config.loss.motion_gap must be in [1, {k - 1}] for clips of {k} frames, "
+                     f"got {gap}")
+  n, s = b * (k - gap), x.shape[1]
+  frames = x.reshape((b, k) + x.shape[1:])
+  src = frames[:, :-gap].reshape((n,) + x.shape[1:])
+  tgt = frames[:, gap:].reshape((n,) + x.shape[1:])
+  pair = lambda v: (v.reshape(b, k, -1)[:, :-gap].reshape(n, -1),
+                    v.reshape(b, k, -1)[:, gap:].reshape(n, -1))
+  (au_s, au_t), (pose_s, pose_t) = pair(out["au"]), pair(out["pose"])
+  pose_grid, au_grid = model.apply({"params": params}, au_s, au_t, pose_s, pose_t,
+                                   method=model.motion_fields)
+  pose_flow, au_flow = motion_lib.upsample(pose_grid, s), motion_lib.upsample(au_grid, s)
+  if s % pool:
+    raise ValueError(f"config.loss.motion_pool={pool} must divide config.image_size={s}")
+  def error(a, b):
+    if pool > 1:
+      a, b = (block_mean(v, pool) for v in (a, b))
+    return jnp.mean(jnp.abs(a - b))
+  photo = error(motion_lib.warp(src, pose_flow + au_flow), tgt)
+  pose_only = error(motion_lib.warp(src, jax.lax.stop_gradient(pose_flow)), tgt)
+  # L1 (|dy| + |dx|), as TCAE charges it: a Euclidean length would have no gradient at zero,
+  # where the field starts.
+  return {"photo": photo, "au_flow": jnp.mean(jnp.sum(jnp.abs(au_flow), axis=-1)),
+          "static": error(src, tgt), "pose_only": jax.lax.stop_gradient(pose_only)}
+
+
+def block_mean(images: jax.Array, f: int) -> jax.Array:
+  """[N, S, S, C] -> [N, S/f, S/f, C]: means of f x f blocks."""
+  n, s, _, c = images.shape
+  return images.reshape(n, s // f, f, s // f, f, c).mean(axis=(2, 4))
 
 
 def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = True):
@@ -136,6 +183,10 @@ def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = Tr
     metrics["pose_r2_proj"] = losses.pose_explained_variance(proj, geometry)
     if pose_weight > 0:
       total += pose_weight * (metrics["pose_r2"] + metrics["pose_r2_proj"])
+  if cl.get("motion", 0.0) > 0:
+    terms = motion_terms(params, model, x, out, b, k, cl.motion_gap, cl.get("motion_pool", 1))
+    metrics.update({f"motion_{name}": v for name, v in terms.items()})
+    total += cl.motion * (terms["photo"] + cl.motion_sparsity * terms["au_flow"])
   if cl.get("person_clip", 0.0) > 0:
     metrics["person_clip"] = losses.clip_consistency_loss(
         losses.l2_normalize(out["person"]).reshape(b, k, -1))

@@ -112,6 +112,14 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # weight of the share of the AU code's (and projection's) within-clip variance that the head's
   # pose explains linearly (`losses.pose_explained_variance`); needs landmarks in the records
   c.loss.pose_decorrelation = 0.0
+  # weight of TCAE's motion loss (`step.motion_terms`): frame t moved onto frame t + motion_gap of
+  # its clip by a coarse field from pose codes (the head) plus a fine one from the AU codes (the
+  # face), the latter charged motion_sparsity per pixel of its mean length; 0: off
+  c.loss.motion = 0.0
+  c.loss.motion_gap = 2
+  c.loss.motion_sparsity = 0.01
+  # the photometric error on pool x pool means of pixels, where the frames' own noise averages out
+  c.loss.motion_pool = 2
 
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = "adamw"

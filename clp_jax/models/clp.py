@@ -9,6 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from clp_jax.models import motion as motion_lib
 from clp_jax.models import resnet
 
 # ImageNet statistics, as torchvision's pretrained ResNets expect (0-255 scale).
@@ -98,6 +99,8 @@ class CLPModel(nn.Module):
   person_encoder: 'shared' puts the person head on the AU encoder's features, so reconstruction
   asks the encoder that gets exported to carry the person's appearance too; 'cnn' gives the person
   code a small encoder of its own (`PersonEncoder`), which export leaves behind.
+  motion: adds a pose head (`pose` [N, pose_dim]) and the two displacement-field decoders of
+  `motion_lib` (`motion_fields`), for `config.loss.motion`; export leaves them behind too.
   """
   depth: int = 18
   au_dim: int = 128
@@ -106,6 +109,8 @@ class CLPModel(nn.Module):
   hidden: int = 512
   decoder_size: int = 32
   person_encoder: str = "shared"
+  motion: bool = False
+  pose_dim: int = 16
   dtype: Any = jnp.float32
 
   def setup(self):
@@ -119,6 +124,10 @@ class CLPModel(nn.Module):
     self.person_head = MLP((self.hidden, self.person_dim))
     self.projector = MLP((self.hidden, self.proj_dim))
     self.decoder = Decoder(self.decoder_size, dtype=self.dtype)
+    if self.motion:
+      self.pose_head = MLP((self.hidden, self.pose_dim))
+      self.pose_field = motion_lib.PoseField()
+      self.au_field = motion_lib.AuField()
 
   def __call__(self, x, train: bool = False, person: bool = True):
     """person=False skips the person CNN (and leaves 'person' out) where the caller takes the
@@ -130,6 +139,8 @@ class CLPModel(nn.Module):
       out["person"] = self.person_head(features)
     elif person:
       out["person"] = self.person_code(x)
+    if self.motion:
+      out["pose"] = self.pose_head(features)
     return out
 
   def person_code(self, x):
@@ -139,7 +150,15 @@ class CLPModel(nn.Module):
   def decode(self, au, person):
     return self.decoder(jnp.concatenate([au, person], axis=-1))
 
+  def motion_fields(self, au_src, au_tgt, pose_src, pose_tgt):
+    """Codes of source and target frames ([N, Da] and [N, Dp] each) -> the head's field
+    [N, POSE_GRID, POSE_GRID, 2] and the face's [N, AU_GRID, AU_GRID, 2] (pixels; `motion_lib`)."""
+    return (self.pose_field(jnp.concatenate([pose_src, pose_tgt], axis=-1)),
+            self.au_field(jnp.concatenate([au_src, au_tgt], axis=-1)))
+
   def init_all(self, x):
     """Touches every submodule, for `init`."""
     out = self(x, train=False)
+    if self.motion:
+      self.motion_fields(out["au"], out["au"], out["pose"], out["pose"])
     return out, self.decode(out["au"], out["person"])
