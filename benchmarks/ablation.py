@@ -86,6 +86,8 @@ VARIANTS = {
                     ["loss.motion=4.0", "loss.motion_sparsity=0.001"]),
     "clp_motion4_gap6": ("as clp_motion4, frames moved onto the frame 6 later (12 video frames)",
                          ["loss.motion=4.0", "loss.motion_sparsity=0.001", "loss.motion_gap=6"]),
+    "clp_motion16_gap6": ("as clp_motion4_gap6, the motion loss weighted 16",
+                          ["loss.motion=16.0", "loss.motion_sparsity=0.001", "loss.motion_gap=6"]),
     "clp_frame_flip": ("CLP, each frame mirrored on its own coin (crop and colour per clip)",
                        ["data.frame_flip=True"]),
     "clp_pose_decorr": ("CLP, the head pose's share of the codes' within-clip change penalised "

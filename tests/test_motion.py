@@ -166,3 +166,22 @@ def test_the_motion_loss_is_the_same_on_eight_devices_and_on_one(tiny_data_dir):
   assert abs(results[0]["motion_photo"] - results[0]["motion_static"]) > 1e-2
   for name in ("motion_photo", "motion_pose_only", "motion_static", "motion_au_flow", "loss"):
     np.testing.assert_allclose(results[0][name], results[1][name], rtol=1e-4, err_msg=name)
+
+
+def test_the_motion_back_is_the_motion_there_reversed(tiny_data_dir):
+  """Fields are differences of per-frame fields: target -> source is source -> target negated,
+  and a frame to itself does not move."""
+  config = _motion_config(tiny_data_dir)
+  _, clp, state, _ = _one_device_step(config)
+  params = _moving_fields(state.params)
+  rng = np.random.default_rng(2)
+  au = rng.normal(size=(2, 5, config.model.au_dim)).astype(np.float32)
+  pose = rng.normal(size=(2, 5, clp.model.pose_dim)).astype(np.float32)
+  fields = lambda a, b, p, q: clp.model.apply({"params": params}, a, b, p, q,
+                                              method=clp.model.motion_fields)
+  there, back = fields(au[0], au[1], pose[0], pose[1]), fields(au[1], au[0], pose[1], pose[0])
+  for f, g in zip(there, back):
+    assert float(np.abs(f).max()) > 0.1
+    np.testing.assert_allclose(np.asarray(f), -np.asarray(g), atol=1e-5)
+  for f in fields(au[0], au[0], pose[0], pose[0]):
+    np.testing.assert_array_equal(np.asarray(f), 0.0)

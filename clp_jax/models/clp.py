@@ -152,9 +152,16 @@ class CLPModel(nn.Module):
 
   def motion_fields(self, au_src, au_tgt, pose_src, pose_tgt):
     """Codes of source and target frames ([N, Da] and [N, Dp] each) -> the head's field
-    [N, POSE_GRID, POSE_GRID, 2] and the face's [N, AU_GRID, AU_GRID, 2] (pixels; `motion_lib`)."""
-    return (self.pose_field(jnp.concatenate([pose_src, pose_tgt], axis=-1)),
-            self.au_field(jnp.concatenate([au_src, au_tgt], axis=-1)))
+    [N, POSE_GRID, POSE_GRID, 2] and the face's [N, AU_GRID, AU_GRID, 2] (pixels; `motion_lib`).
+
+    Each is the difference of one frame's field and the other's: a field per frame says where the
+    face's parts are, and what moved between two frames is where they went. Decoding the pair
+    together (TCAE's concatenation) fits a fixed batch as well but learnt nothing that carried to
+    new batches in 200 steps (docs/experiments.md, "TCAE's motion loss")."""
+    n = au_src.shape[0]
+    pose = self.pose_field(jnp.concatenate([pose_src, pose_tgt], axis=0))
+    face = self.au_field(jnp.concatenate([au_src, au_tgt], axis=0))
+    return pose[n:] - pose[:n], face[n:] - face[:n]
 
   def init_all(self, x):
     """Touches every submodule, for `init`."""

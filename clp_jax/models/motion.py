@@ -6,13 +6,15 @@ displacement fields, one decoded from pose embeddings and one from AU embeddings
 kept small (L1) because AU movements are local and subtle. Here, as a loss next to CLP's
 (`config.loss.motion`):
 
-- `PoseField`: pose codes of (source, target) [N, 2 * Dp] -> a coarse field, POSE_GRID x
+- `PoseField`: a pose code [N, Dp] -> a coarse field, POSE_GRID x
   POSE_GRID control points (`upsample` takes a field bilinearly to the images' size): smooth
   whole-head motion (shift, scale, roll and the smooth parallax of yaw and pitch), free of charge.
-- `AuField`: AU codes of (source, target) [N, 2 * Da] -> a finer field, AU_GRID x AU_GRID cells,
+- `AuField`: an AU code [N, Da] -> a finer field, AU_GRID x AU_GRID cells,
   charged per pixel it moves (`loss.motion_sparsity`): what the head's coarse field cannot do,
   brows, lids, lip corners, jaw.
 - `warp`: bilinear backward warp of images by a field.
+The motion from a source frame to a target frame is the target's field minus the source's
+(`CLPModel.motion_fields`); TCAE decodes it from the two codes together.
 
 Unlike the 32 px decoder of reconstruction, which paints a face from its codes and so spends its
 capacity on identity, the warp reuses the source's pixels at the encoder's full resolution: the
@@ -58,7 +60,7 @@ def upsample(field: jax.Array, size: int) -> jax.Array:
 
 
 class PoseField(nn.Module):
-  """(pose code of the source, of the target) [N, 2 * Dp] -> the head's field [N, g, g, 2],
+  """Pose codes [N, Dp] -> the head's field [N, g, g, 2],
   g = POSE_GRID control points a side, in pixels of the images.
 
   The last layer starts at zero, so the field starts as no motion at all."""
@@ -72,7 +74,7 @@ class PoseField(nn.Module):
 
 
 class AuField(nn.Module):
-  """(AU code of the source, of the target) [N, 2 * Da] -> the face's field [N, g, g, 2],
+  """AU codes [N, Da] -> the face's field [N, g, g, 2],
   g = AU_GRID cells a side, in pixels of the images.
 
   A dense layer to AU_GRID x AU_GRID x `channels`, then a 3x3 convolution to 2 channels (starting
