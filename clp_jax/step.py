@@ -84,8 +84,9 @@ def motion_terms(params, model, x, out, b: int, k: int, gap: int, pool: int = 1)
 
   x: normalised frames [B*K, S, S, 3]; out: the model's outputs on them; pool: the photometric
   error is taken on pool x pool means of the warped and target pixels, where the frames' own
-  noise (sensor, JPEG; ~3/4 of |frame t - frame t+4| on the synthetic corpus with the head still)
-  is averaged down and the motion is not. Returns scalars:
+  noise (sensor, JPEG) is averaged down and the motion is not (on the synthetic corpus, with the
+  head held still |frame t - frame t+4| is still 3/4 of what it is with the head moving).
+  Returns scalars:
   'photo' the mean |warped source - target| (what the loss minimises), 'au_flow' the face's
   field's mean |dy| + |dx| in pixels (charged by loss.motion_sparsity), and, not trained on, 'static'
   (|source - target|, no motion) and 'pose_only' (the head's field alone) to read against 'photo'.
@@ -105,10 +106,10 @@ def motion_terms(params, model, x, out, b: int, k: int, gap: int, pool: int = 1)
   pose_flow, au_flow = motion_lib.upsample(pose_grid, s), motion_lib.upsample(au_grid, s)
   if s % pool:
     raise ValueError(f"config.loss.motion_pool={pool} must divide config.image_size={s}")
-  def error(a, b):
+  def error(u, v):
     if pool > 1:
-      a, b = (block_mean(v, pool) for v in (a, b))
-    return jnp.mean(jnp.abs(a - b))
+      u, v = motion_lib.block_mean(u, pool), motion_lib.block_mean(v, pool)
+    return jnp.mean(jnp.abs(u - v))
   photo = error(motion_lib.warp(src, pose_flow + au_flow), tgt)
   pose_only = error(motion_lib.warp(src, jax.lax.stop_gradient(pose_flow)), tgt)
   # L1 (|dy| + |dx|), as TCAE charges it: a Euclidean length would have no gradient at zero,
@@ -116,11 +117,6 @@ def motion_terms(params, model, x, out, b: int, k: int, gap: int, pool: int = 1)
   return {"photo": photo, "au_flow": jnp.mean(jnp.sum(jnp.abs(au_flow), axis=-1)),
           "static": error(src, tgt), "pose_only": jax.lax.stop_gradient(pose_only)}
 
-
-def block_mean(images: jax.Array, f: int) -> jax.Array:
-  """[N, S, S, C] -> [N, S/f, S/f, C]: means of f x f blocks."""
-  n, s, _, c = images.shape
-  return images.reshape(n, s // f, f, s // f, f, c).mean(axis=(2, 4))
 
 
 def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = True):

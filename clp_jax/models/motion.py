@@ -54,6 +54,12 @@ def warp(images: jax.Array, flow: jax.Array) -> jax.Array:
   return (1 - wy) * top + wy * bottom
 
 
+def block_mean(images: jax.Array, f: int) -> jax.Array:
+  """[N, S, S, C] -> [N, S/f, S/f, C]: means of f x f blocks (f divides S)."""
+  n, s, _, c = images.shape
+  return images.reshape(n, s // f, f, s // f, f, c).mean(axis=(2, 4))
+
+
 def upsample(field: jax.Array, size: int) -> jax.Array:
   """[N, g, g, 2] -> [N, size, size, 2], bilinear: a smooth field at the images' resolution."""
   return jax.image.resize(field, (field.shape[0], size, size, 2), "linear")
