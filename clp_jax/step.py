@@ -118,7 +118,6 @@ def motion_terms(params, model, x, out, b: int, k: int, gap: int, pool: int = 1)
           "static": error(src, tgt), "pose_only": jax.lax.stop_gradient(pose_only)}
 
 
-
 def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = True):
   """Total loss and (metrics, new batch_stats, moco keys).
 
