@@ -80,7 +80,9 @@ def _frames(batch, image_size, input_norm):
 
 def motion_terms(params, model, x, out, b: int, k: int, gap: int, pool: int = 1) -> dict:
   """TCAE's motion loss on CLP's codes (`motion_lib`): each frame t of a clip moved onto frame
-  t + gap by the head's field (from pose codes) plus the face's field (from AU codes).
+  t + gap by the head's field (from pose codes) plus the face's field (from AU codes). The
+  'pose_only' warp is a second, gradient-free warp of the same pairs, for reading only (the whole motion
+  loss adds 0.5% to the step's FLOPs).
 
   x: normalised frames [B*K, S, S, 3]; out: the model's outputs on them; pool: the photometric
   error is taken on pool x pool means of the warped and target pixels, where the frames' own
@@ -91,21 +93,21 @@ def motion_terms(params, model, x, out, b: int, k: int, gap: int, pool: int = 1)
   field's mean |dy| + |dx| in pixels (charged by loss.motion_sparsity), and, not trained on, 'static'
   (|source - target|, no motion) and 'pose_only' (the head's field alone) to read against 'photo'.
   """
+  n, s = b * (k - gap), x.shape[1]
   if not 1 <= gap < k:
     raise ValueError(f"config.loss.motion_gap must be in [1, {k - 1}] for clips of {k} frames, "
                      f"got {gap}")
-  n, s = b * (k - gap), x.shape[1]
+  if s % pool:
+    raise ValueError(f"config.loss.motion_pool={pool} must divide config.image_size={s}")
   frames = x.reshape((b, k) + x.shape[1:])
   src = frames[:, :-gap].reshape((n,) + x.shape[1:])
   tgt = frames[:, gap:].reshape((n,) + x.shape[1:])
   pair = lambda v: (v.reshape(b, k, -1)[:, :-gap].reshape(n, -1),
                     v.reshape(b, k, -1)[:, gap:].reshape(n, -1))
-  (au_s, au_t), (pose_s, pose_t) = pair(out["au"]), pair(out["pose"])
-  pose_grid, au_grid = model.apply({"params": params}, au_s, au_t, pose_s, pose_t,
+  (au_s, au_t), (feat_s, feat_t) = pair(out["au"]), pair(out["features"])
+  pose_grid, au_grid = model.apply({"params": params}, au_s, au_t, feat_s, feat_t,
                                    method=model.motion_fields)
   pose_flow, au_flow = motion_lib.upsample(pose_grid, s), motion_lib.upsample(au_grid, s)
-  if s % pool:
-    raise ValueError(f"config.loss.motion_pool={pool} must divide config.image_size={s}")
   def error(u, v):
     if pool > 1:
       u, v = motion_lib.block_mean(u, pool), motion_lib.block_mean(v, pool)

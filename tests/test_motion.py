@@ -176,12 +176,13 @@ def test_the_motion_back_is_the_motion_there_reversed(tiny_data_dir):
   params = _moving_fields(state.params)
   rng = np.random.default_rng(2)
   au = rng.normal(size=(2, 5, config.model.au_dim)).astype(np.float32)
-  pose = rng.normal(size=(2, 5, clp.model.pose_dim)).astype(np.float32)
+  width = params["pose_head"]["dense0"]["kernel"].shape[0]  # the encoder's feature width
+  feat = rng.normal(size=(2, 5, width)).astype(np.float32)
   fields = lambda a, b, p, q: clp.model.apply({"params": params}, a, b, p, q,
                                               method=clp.model.motion_fields)
-  there, back = fields(au[0], au[1], pose[0], pose[1]), fields(au[1], au[0], pose[1], pose[0])
+  there, back = fields(au[0], au[1], feat[0], feat[1]), fields(au[1], au[0], feat[1], feat[0])
   for f, g in zip(there, back):
     assert float(np.abs(f).max()) > 0.1
     np.testing.assert_allclose(np.asarray(f), -np.asarray(g), atol=1e-5)
-  for f in fields(au[0], au[0], pose[0], pose[0]):
+  for f in fields(au[0], au[0], feat[0], feat[0]):
     np.testing.assert_array_equal(np.asarray(f), 0.0)

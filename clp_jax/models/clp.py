@@ -99,7 +99,7 @@ class CLPModel(nn.Module):
   person_encoder: 'shared' puts the person head on the AU encoder's features, so reconstruction
   asks the encoder that gets exported to carry the person's appearance too; 'cnn' gives the person
   code a small encoder of its own (`PersonEncoder`), which export leaves behind.
-  motion: adds a pose head (`pose` [N, pose_dim]) and the two displacement-field decoders of
+  motion: adds a pose head on the encoder's features and the two displacement-field decoders of
   `motion_lib` (`motion_fields`), for `config.loss.motion`; export leaves them behind too.
   """
   depth: int = 18
@@ -139,8 +139,6 @@ class CLPModel(nn.Module):
       out["person"] = self.person_head(features)
     elif person:
       out["person"] = self.person_code(x)
-    if self.motion:
-      out["pose"] = self.pose_head(features)
     return out
 
   def person_code(self, x):
@@ -150,16 +148,18 @@ class CLPModel(nn.Module):
   def decode(self, au, person):
     return self.decoder(jnp.concatenate([au, person], axis=-1))
 
-  def motion_fields(self, au_src, au_tgt, pose_src, pose_tgt):
-    """Codes of source and target frames ([N, Da] and [N, Dp] each) -> the head's field
-    [N, POSE_GRID, POSE_GRID, 2] and the face's [N, AU_GRID, AU_GRID, 2] (pixels; `motion_lib`).
+  def motion_fields(self, au_src, au_tgt, features_src, features_tgt):
+    """AU codes [N, Da] and encoder features [N, F] of source and target frames -> the head's
+    field [N, POSE_GRID, POSE_GRID, 2], from pose codes of the features, and the face's
+    [N, AU_GRID, AU_GRID, 2], from the AU codes (pixels; `motion_lib`). The pose head runs here
+    only, so no other pass (CIR's, evaluation's) pays for it.
 
     Each is the difference of one frame's field and the other's: a field per frame says where the
     face's parts are, and what moved between two frames is where they went. Decoding the pair
     together (TCAE's concatenation) fits a fixed batch as well but learnt nothing that carried to
     new batches in 200 steps (docs/experiments.md, "TCAE's motion loss")."""
     n = au_src.shape[0]
-    pose = self.pose_field(jnp.concatenate([pose_src, pose_tgt], axis=0))
+    pose = self.pose_field(self.pose_head(jnp.concatenate([features_src, features_tgt], axis=0)))
     face = self.au_field(jnp.concatenate([au_src, au_tgt], axis=0))
     return pose[n:] - pose[:n], face[n:] - face[:n]
 
@@ -167,5 +167,5 @@ class CLPModel(nn.Module):
     """Touches every submodule, for `init`."""
     out = self(x, train=False)
     if self.motion:
-      self.motion_fields(out["au"], out["au"], out["pose"], out["pose"])
+      self.motion_fields(out["au"], out["au"], out["features"], out["features"])
     return out, self.decode(out["au"], out["person"])
