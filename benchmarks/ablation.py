@@ -100,6 +100,11 @@ VARIANTS = {
                               ["data.stabilise=affine"]),
     "clp_stabilised_flow": ("CLP on clips stabilised by the euclidean warp and the smoothed dense "
                             "flow onto the middle frame", ["data.stabilise=flow"]),
+    "clp_stabilised_rigid": ("CLP on clips whose head's rigid move (shift, size, roll, yaw and pitch "
+                             "of an ellipsoidal face, fitted to the dense flow) is undone",
+                             ["data.stabilise=rigid"]),
+    "no_cir_stabilised_rigid": ("CLP without CIR, on rigid-stabilised clips",
+                                ["loss.cir=0", "loss.recon=0", "data.stabilise=rigid"]),
     "no_cir_stabilised_flow": ("CLP without CIR, on flow-stabilised clips",
                                ["loss.cir=0", "loss.recon=0", "data.stabilise=flow"]),
     "infonce_cross_clip_stabilised_flow": ("InfoNCE with other clips' frames as negatives, alone, "

@@ -96,6 +96,8 @@ def main():
   decode = lambda r: np.stack([augment.decode_jpeg(f) for f in r["frames"]])
   index = np.linspace(0, len(moving) - 1, min(args.clips, len(moving))).astype(int)
   clips = [(decode(moving[i]), decode(still[i])) for i in index]
+  # each clip's detected landmarks place the rigid mode's face template (the others ignore them)
+  marks = [(moving[i].get("landmarks"), still[i].get("landmarks")) for i in index]
   raw = np.array([frame_change(m) for m, _ in clips])
   calm = np.array([frame_change(s) for _, s in clips])
   h = clips[0][0].shape[1]
@@ -107,9 +109,11 @@ def main():
            f"| as stored | {raw.mean():.4f} | {calm.mean():.4f} | 0% | 100% | - | - |"]
   for motion in sorted(stabilise.MOTIONS):
     t0 = time.perf_counter()
-    done = [stabilise.stabilise_clip(m, motion=motion) for m, _ in clips]
+    done = [stabilise.stabilise_clip(m, motion=motion, landmarks=lm)
+            for (m, _), (lm, _) in zip(clips, marks)]
     ms = 1000 * (time.perf_counter() - t0) / len(clips)
-    done_calm = [stabilise.stabilise_clip(s, motion=motion) for _, s in clips]
+    done_calm = [stabilise.stabilise_clip(s, motion=motion, landmarks=lm)
+                 for (_, s), (_, lm) in zip(clips, marks)]
     stab = np.array([frame_change(c) for c, _, _ in done])
     calm_stab = np.array([frame_change(c) for c, _, _ in done_calm])
     removed = (raw.mean() - stab.mean()) / (raw.mean() - calm.mean())

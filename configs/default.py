@@ -48,7 +48,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.data.stillest_fraction = 1.0
   # 'affine' or 'euclidean': warp each clip's frames onto its middle frame (ECC registration,
   # `clp_jax.data.stabilise`), removing most of the head's drift inside the clip; 'flow': the
-  # euclidean warp, then the smoothed dense flow onto the middle frame (parallax too); '': off
+  # euclidean warp, then the smoothed dense flow onto the middle frame (parallax too); 'rigid': the
+  # euclidean warp, then the rigid move (yaw and pitch too) of an ellipsoidal face placed by the
+  # records' landmarks, fitted to the dense flow, undone inside the face; '': off
   c.data.stabilise = ""
   # > 1: each batch holds this many clips of each of its videos, never overlapping and sharing
   # one view (`clp_jax.data.video_groups`), for loss.video_negatives; 1: clips shuffled alone

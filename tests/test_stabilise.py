@@ -1,6 +1,8 @@
 """Clip stabilisation: known warps are recovered, landmarks follow their frames, the head's drift
 in rendered videos shrinks towards the same videos rendered with a still head."""
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -11,6 +13,10 @@ from clp_jax import train
 from clp_jax.data import pipeline
 from clp_jax.data import sources
 from clp_jax.data import stabilise
+from data_builders.synthetic_au import aus as au_lib
+from data_builders.synthetic_au import dynamics
+from data_builders.synthetic_au import identity as identity_lib
+from data_builders.synthetic_au import render
 from data_builders.synthetic_au import video as video_lib
 from tests.conftest import TINY, tiny_config
 from tests.test_train import tiny_run_config
@@ -129,10 +135,65 @@ def test_flow_keeps_most_of_an_au_and_removes_most_of_the_heads_moves():
   assert all(flow[k] < 0.5 for k in head), flow
 
 
+def test_rigid_fit_recovers_a_rigid_move_and_ignores_a_local_one():
+  """A flow made of the template's 6 rigid fields, plus a strong local bump (an AU moving one
+  region on its own): the Huber-weighted fit gives back the rigid parameters, and a plain least
+  squares fit does not."""
+  h = w = 64
+  basis, rho = stabilise.rigid_basis(h, w)
+  assert basis.shape == (6, h, w, 2) and rho.shape == (h, w)
+  true = np.array([0.8, -0.5, 0.02, -0.03, 0.09, -0.05])
+  flow = np.tensordot(true, basis, axes=1)
+  ys, xs = np.mgrid[0:h, 0:w]
+  bump = np.exp(-((xs - 32) ** 2 + (ys - 47) ** 2) / (2 * 3.0 ** 2))  # the mouth's region
+  flow[..., 1] += 3.0 * bump
+  face = rho < stabilise.RIGID_FIT
+  # the error of each fit's rigid flow over the face, in pixels (the bump itself moves 3 px)
+  error = lambda p: np.abs(np.tensordot(p - true, basis, axes=1))[face].max()
+  robust = error(stabilise.fit_rigid_flow(flow, basis, rho))
+  plain = error(stabilise.fit_rigid_flow(flow, basis, rho, iterations=0))
+  assert robust < 0.05 and plain > 5 * robust, (robust, plain)
+
+
+def test_rigid_stabilisation_removes_yaw_and_pitch_and_keeps_the_aus():
+  """Rendered pairs: the rigid move of an ellipsoidal face, after the euclidean warp, takes out
+  what no 2-D warp does (the parallax of yaw and pitch) and keeps an AU nearly as whole as the
+  euclidean warp does, more than the smoothed flow."""
+  euclid, flow, rigid = (change_kept(m, 2) for m in ("euclidean", "flow", "rigid"))
+  assert rigid["yaw 7 deg"] < 0.3 < euclid["yaw 7 deg"], (euclid, rigid)
+  assert rigid["pitch 4 deg"] < 0.15 and rigid["pitch 4 deg"] < euclid["pitch 4 deg"] / 3, rigid
+  assert rigid["AU at 3"] > 0.85 and rigid["AU at 3"] > flow["AU at 3"] + 0.08, (flow, rigid)
+  assert rigid["gaze 0.25"] > 0.8, rigid
+
+
+def test_rigid_stabilisation_moves_landmarks_with_their_frames():
+  """A rendered head turning and nodding (exact landmarks, no detector noise): each frame's eye
+  centres and nose tip, taken through the warp and the rigid flow, land near the middle frame's
+  (the move undone), much nearer than they were."""
+  ident = identity_lib.sample_identity(3, 0)
+  bg = render.background_for(ident, 128)
+  frames, marks = [], []
+  for yaw, pitch, roll in ((-6, 3, -2), (-3, 1.5, -1), (0, 0, 0), (3, -1.5, 1), (6, -3, 2)):
+    n = dataclasses.replace(dynamics.still_nuisance(1), yaw=np.float32([yaw]),
+                            pitch=np.float32([pitch]), roll=np.float32([roll]))
+    img, m = render.render_face(ident, np.zeros(au_lib.NUM_AUS, np.float32), n, 0, 128,
+                                np.random.default_rng(0), bg)
+    frames.append(img)
+    marks.append(video_lib.rigid_landmarks(m))
+  clip, marks = np.stack(frames), np.stack(marks).astype(np.float32)
+  out, warps, flow = stabilise.stabilise_clip(clip, motion="rigid")
+  assert flow.shape == clip.shape[:3] + (2,) and flow.dtype == np.float32
+  np.testing.assert_array_equal(out[2], clip[2])
+  moved = stabilise.warp_points(marks, warps, flow)
+  before = np.abs(marks - marks[2]).mean()
+  after = np.abs(moved - marks[2]).mean()
+  assert before > 1.0 and after < 0.35 * before, (before, after)
+
+
 def test_a_still_clip_is_left_as_it_is():
   frame = video_lib.generate_video(0, 5, 0, 1, 96, head_motion=0.0).frames[0]
   clip = np.repeat(frame[None], 4, axis=0)
-  for motion in ("euclidean", "flow"):
+  for motion in ("euclidean", "flow", "rigid"):
     out, warps, _ = stabilise.stabilise_clip(clip, motion=motion)
     np.testing.assert_allclose(warps, np.repeat(np.eye(2, 3)[None], 4, axis=0), atol=1e-3)
     assert np.abs(out.astype(int) - clip).max() <= 1, motion
@@ -165,7 +226,7 @@ def test_pipeline_stabilises_clips_and_refuses_an_unknown_motion(tiny_data_dir):
   plain = batch()
   k, size = TINY["clip_length"], TINY["image_size"]
   mid = k // 2
-  for motion in ("affine", "flow"):
+  for motion in ("affine", "flow", "rigid"):
     stable = batch(stabilise=motion)
     assert stable["clip"].shape == (4, k, size, size, 3)
     np.testing.assert_array_equal(stable["view"], plain["view"])  # the same draws

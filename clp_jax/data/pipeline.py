@@ -122,8 +122,11 @@ class ClipBatchTransform(grain.transforms.RandomMap):
     moves = None  # per clip: (warps [K, 2, 3], flow [K, H, W, 2] or None)
     if self.stabilise:
       moves = []
-      for i in range(b):
-        clip[i], warps, flow = stabilise_lib.stabilise_clip(clip[i], motion=self.stabilise)
+      for i, r in enumerate(records):
+        # landmarks place the rigid mode's face template; the other modes ignore them
+        marks = np.asarray(r["landmarks"], np.float32) if "landmarks" in r else None
+        clip[i], warps, flow = stabilise_lib.stabilise_clip(clip[i], motion=self.stabilise,
+                                                           landmarks=marks)
         moves.append((warps, flow))
     if self.shared_view:
       m = self.clips_per_video

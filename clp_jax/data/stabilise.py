@@ -30,7 +30,27 @@ import numpy as np
 
 # setting -> the ECC motion model of its global warp; "flow" adds the smoothed dense flow
 MOTIONS = {"euclidean": cv2.MOTION_EUCLIDEAN, "affine": cv2.MOTION_AFFINE,
-           "flow": cv2.MOTION_EUCLIDEAN}
+           "flow": cv2.MOTION_EUCLIDEAN, "rigid": cv2.MOTION_EUCLIDEAN}
+
+# The face template of `motion="rigid"`, as fractions of the frame's width: records are face-centred
+# crops (synthetic_au renders the face's centre at (0.5, 0.52) of the frame, +-5%, half-width 0.29
+# and half-height 0.40 of it at scale 1, +-10%; a detector's crops are alike). The depth of the
+# face's surface is that of an ellipsoid 0.94 times as deep as it is half-wide.
+RIGID_CENTRE = (0.5, 0.52)
+RIGID_AXES = (0.29, 0.40)
+RIGID_DEPTH = 0.94
+# Where landmarks are given (eye centres, nose tip: the records' `landmarks`), the template is
+# placed on the middle frame's face instead: its centre RIGID_BELOW_EYES interocular distances
+# below the eyes' midpoint, its half-axes RIGID_AXES_IOD interocular distances (synthetic_au's
+# faces: 0.28-0.33, half-width 1.03-1.32, half-height 1.33-1.63).
+RIGID_BELOW_EYES = 0.3
+RIGID_AXES_IOD = (1.15, 1.5)
+# The rigid move is fitted inside RIGID_FIT of the template (its edge mixes head and background)
+# and undone in full out to RIGID_FADE[0] (hair, ears and jaw move with the face), fading to
+# nothing at RIGID_FADE[1] (the background holds still). Wider fades remove more of the head's
+# shift and roll from rendered pairs and warp more of the background (benchmarks/stabilisation.py).
+RIGID_FIT = 0.9
+RIGID_FADE = (1.1, 1.5)
 
 
 def check_motion(motion: str) -> int:
@@ -41,7 +61,7 @@ def check_motion(motion: str) -> int:
 
 
 def stabilise_clip(clip: np.ndarray, *, motion: str = "euclidean", scale: float = 0.5,
-                   iterations: int = 30, flow_sigma: float = 0.1) -> tuple:
+                   iterations: int = 30, flow_sigma: float = 0.1, landmarks=None) -> tuple:
   """Warps every frame of a clip onto its middle frame.
 
   clip: [K, H, W, 3] uint8. Registration runs on grey copies at `scale` of the size (its cost
@@ -53,6 +73,12 @@ def stabilise_clip(clip: np.ndarray, *, motion: str = "euclidean", scale: float 
   smoothing's SD as a fraction of the width. Borders uncovered by a warp repeat the edge pixels.
   Where ECC does not converge (a cut, a blank frame) the frame keeps the identity: an
   unstabilised frame is the safe failure.
+  With motion="rigid", after the euclidean warp (which moves the whole frame, hair and outline
+  too), the rigid move of an ellipsoidal face fitted to the dense flow that is left
+  (`rigid_basis`: the parallax of yaw and pitch, and what the background kept the warp from
+  following) is undone inside the face and returned as flow; `landmarks` [K, 3, 2] (eye centres,
+  nose tip, pixels) place the face's template on the middle frame's face, without them it sits
+  where a face-centred crop has it.
   """
   model = check_motion(motion)
   k, h, w = clip.shape[:3]
@@ -77,6 +103,10 @@ def stabilise_clip(clip: np.ndarray, *, motion: str = "euclidean", scale: float 
     warps[j] = warp
     out[j] = cv2.warpAffine(clip[j], warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                             borderMode=cv2.BORDER_REPLICATE)
+  if motion == "rigid":
+    template = None if landmarks is None else face_template(np.asarray(landmarks)[ref])
+    out, flow = _remove_rigid_head(out, ref, size, template)
+    return out, warps, flow
   if motion != "flow":
     return out, warps, None
   out, flow = _remove_smooth_flow(out, ref, size, flow_sigma)
@@ -104,6 +134,101 @@ def _remove_smooth_flow(clip: np.ndarray, ref: int, size: tuple, sigma: float) -
     f[..., 1] *= h / size[1]
     flow[j] = f
     out[j] = cv2.remap(clip[j], xs + f[..., 0], ys + f[..., 1], cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+  return out, flow
+
+
+def face_template(points: np.ndarray) -> tuple:
+  """Eye centres and nose tip [3, 2] (x, y) pixels -> (centre (x, y), half-axes (a, b)) pixels of
+  the face's ellipse (RIGID_BELOW_EYES, RIGID_AXES_IOD)."""
+  points = np.asarray(points, np.float64)
+  eyes = points[:2].mean(axis=0)
+  across = points[1] - points[0]
+  iod = float(np.linalg.norm(across))
+  if not np.isfinite(iod) or iod < 1e-3:
+    raise ValueError(f"face_template needs two distinct eye centres, got {points[:2].tolist()}")
+  down = np.array([-across[1], across[0]]) / iod  # the eye line turned a quarter: down the face
+  if down[1] < 0:
+    down = -down
+  centre = eyes + RIGID_BELOW_EYES * iod * down
+  return (float(centre[0]), float(centre[1])), (RIGID_AXES_IOD[0] * iod, RIGID_AXES_IOD[1] * iod)
+
+
+def rigid_basis(h: int, w: int, template=None) -> tuple:
+  """The 6 flow fields a small rigid move of the face template makes, and where the face is.
+
+  Orthographic projection of an ellipsoidal face (template: (centre, half-axes) pixels, from
+  `face_template`; None: RIGID_CENTRE and RIGID_AXES): a shift (2), a change of size, a roll,
+  and a yaw and pitch, which move each point across the image by its depth (the nose more than the
+  cheeks: the parallax no 2-D warp follows). Returns (basis [6, H, W, 2] in pixels per unit of
+  each parameter, face weight [H, W] in [0, 1]: 1 inside 0.9 of the template, 0 beyond 1.15).
+  """
+  if template is None:
+    template = ((RIGID_CENTRE[0] * w, RIGID_CENTRE[1] * w), (RIGID_AXES[0] * w, RIGID_AXES[1] * w))
+  (cx, cy), (a, b) = template
+  ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+  x, y = xs - cx, ys - cy
+  rho = np.sqrt((x / a) ** 2 + (y / b) ** 2)
+  z = RIGID_DEPTH * a * np.sqrt(np.clip(1.0 - rho ** 2, 0.0, None))
+  zero, one = np.zeros_like(x), np.ones_like(x)
+  basis = np.stack([np.stack(f, -1) for f in (
+      (one, zero), (zero, one), (x, y), (-y, x), (z, zero), (zero, z))])
+  return basis.astype(np.float32), rho.astype(np.float32)
+
+
+def fit_rigid_flow(flow: np.ndarray, basis: np.ndarray, rho: np.ndarray,
+                   iterations: int = 3) -> np.ndarray:
+  """The rigid move of the face that best explains a dense flow: [H, W, 2] -> [6] parameters
+  (those of `rigid_basis`, whose basis and rho are given).
+
+  Least squares inside RIGID_FIT of the template, reweighted `iterations` times with Huber
+  weights so that what moves a small region on its own (an AU) weighs little.
+  """
+  mask = rho < RIGID_FIT
+  a = basis[:, mask].transpose(1, 2, 0).reshape(-1, 6).astype(np.float64)
+  f = flow[mask].reshape(-1).astype(np.float64)
+  wts = np.ones_like(f)
+  p = np.zeros(6)
+  for _ in range(iterations + 1):
+    aw = a * wts[:, None]
+    p = np.linalg.lstsq(aw.T @ a + 1e-9 * np.eye(6), aw.T @ f, rcond=None)[0]
+    r = np.abs(a @ p - f)
+    c = 1.345 * max(np.median(r) / 0.6745, 1e-3)
+    wts = np.where(r <= c, 1.0, c / np.maximum(r, 1e-12))
+  return p
+
+
+def _remove_rigid_head(clip: np.ndarray, ref: int, size: tuple, template=None) -> tuple:
+  """clip [K, H, W, 3] uint8 -> (clip with each frame's rigid head move onto frame `ref` undone,
+  flow [K, H, W, 2] float32: stabilised frame j at (x, y) is frame j at (x, y) + flow[j, y, x]).
+
+  Farneback's dense flow onto frame `ref` at `size`, the rigid move of the face template fitted to
+  it (`fit_rigid_flow`), and that move's flow removed inside the face, fading to nothing over
+  the background (which holds still while the head moves). template: full-size pixels, or None.
+  """
+  k, h, w = clip.shape[:3]
+  grey = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
+          for f in clip]
+  small = None
+  if template is not None:
+    (cx, cy), (a, b) = template
+    sx = size[0] / w
+    small = ((cx * sx, cy * sx), (a * sx, b * sx))
+  small_basis, small_rho = rigid_basis(size[1], size[0], small)
+  basis, rho = rigid_basis(h, w, template)
+  fade = np.clip((RIGID_FADE[1] - rho) / (RIGID_FADE[1] - RIGID_FADE[0]), 0.0, 1.0)[..., None]
+  ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+  flow = np.zeros((k, h, w, 2), np.float32)
+  out = clip.copy()
+  for j in range(k):
+    if j == ref:
+      continue
+    f = cv2.calcOpticalFlowFarneback(grey[ref], grey[j], None, 0.5, 3, 9, 3, 5, 1.2, 0)
+    p = fit_rigid_flow(f, small_basis, small_rho)
+    # the parameters are in downscaled pixels: shifts scale with the size, the rest are ratios
+    p[:2] *= w / size[0]
+    flow[j] = np.tensordot(p.astype(np.float32), basis, axes=1) * fade
+    out[j] = cv2.remap(clip[j], xs + flow[j, ..., 0], ys + flow[j, ..., 1], cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REPLICATE)
   return out, flow
 
