@@ -155,6 +155,23 @@ def test_rigid_fit_recovers_a_rigid_move_and_ignores_a_local_one():
   assert robust < 0.05 and plain > 5 * robust, (robust, plain)
 
 
+def test_face_template_sits_on_the_face_the_landmarks_give():
+  """Eyes at (50, 60) and (78, 60), nose below: the centre lies RIGID_BELOW_EYES interocular
+  distances below the eyes' midpoint, whichever eye comes first and however the face is rolled;
+  two eyes in one place are refused."""
+  for points in ([[50, 60], [78, 60], [64, 75]], [[78, 60], [50, 60], [64, 75]]):
+    (cx, cy), (a, b) = stabilise.face_template(np.array(points, np.float32))
+    np.testing.assert_allclose([cx, cy], [64, 60 + stabilise.RIGID_BELOW_EYES * 28], atol=1e-4)
+    np.testing.assert_allclose([a, b], np.array(stabilise.RIGID_AXES_IOD) * 28, atol=1e-4)
+  rolled = np.array([[50, 60], [78, 60], [64, 75]], np.float64)
+  turn = np.array([[np.cos(0.3), -np.sin(0.3)], [np.sin(0.3), np.cos(0.3)]])
+  (cx, cy), _ = stabilise.face_template((rolled - 64) @ turn.T + 64)
+  expected = (np.array([64, 60 + stabilise.RIGID_BELOW_EYES * 28]) - 64) @ turn.T + 64
+  np.testing.assert_allclose([cx, cy], expected, atol=1e-4)
+  with pytest.raises(ValueError, match="two distinct eye centres"):
+    stabilise.face_template(np.array([[50, 60], [50, 60], [64, 75]], np.float32))
+
+
 def test_rigid_stabilisation_removes_yaw_and_pitch_and_keeps_the_aus():
   """Rendered pairs: the rigid move of an ellipsoidal face, after the euclidean warp, takes out
   what no 2-D warp does (the parallax of yaw and pitch) and keeps an AU nearly as whole as the
