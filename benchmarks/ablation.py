@@ -105,6 +105,11 @@ VARIANTS = {
                              ["data.stabilise=rigid"]),
     "no_cir_stabilised_rigid": ("CLP without CIR, on rigid-stabilised clips",
                                 ["loss.cir=0", "loss.recon=0", "data.stabilise=rigid"]),
+    "infonce_cross_clip_stabilised_rigid": ("InfoNCE with other clips' frames as negatives, "
+                                            "alone, on rigid-stabilised clips",
+                                            ["loss.temporal_margin=0", "loss.cir=0",
+                                             "loss.recon=0", "loss.cross_clip_negatives=True",
+                                             "data.stabilise=rigid"]),
     "no_cir_stabilised_flow": ("CLP without CIR, on flow-stabilised clips",
                                ["loss.cir=0", "loss.recon=0", "data.stabilise=flow"]),
     "infonce_cross_clip_stabilised_flow": ("InfoNCE with other clips' frames as negatives, alone, "

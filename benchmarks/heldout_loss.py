@@ -30,9 +30,12 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 TERMS = ("loss", "temporal_margin", "infonce", "recon", "cir_au")
 
 
-def run_config(workdir: str, data_dir: str, split: str, batches: int):
+def run_config(workdir: str, data_dir: str, split: str, batches: int, stabilise=None,
+               corpus_config=None):
   """The run's own config (from its checkpoints' metadata), pointed at data_dir, with the
-  held-out split of config.validation (added for runs made before it existed)."""
+  held-out split of config.validation (added for runs made before it existed); stabilise and
+  corpus_config, where given, replace data.stabilise and data.config (scoring a run on clips
+  prepared otherwise than it trained on)."""
   mngr = checkpoint.manager(workdir, keep=1000)
   steps = sorted(mngr.all_steps())
   if not steps:
@@ -44,12 +47,19 @@ def run_config(workdir: str, data_dir: str, split: str, batches: int):
   config.data.data_dir = data_dir
   config.validation.split = split or config.validation.split
   config.validation.batches = batches
+  if stabilise is not None:
+    config.data.stabilise = stabilise
+  if corpus_config is not None:
+    config.data.config = corpus_config
   return config, mngr, steps
 
 
-def score_run(workdir: str, data_dir: str, split: str = "", batches: int = 4) -> list:
-  """[{"run", "step", "seen/<term>", "heldout/<term>", ...}] for every checkpoint of workdir."""
-  config, mngr, steps = run_config(workdir, data_dir, split, batches)
+def score_run(workdir: str, data_dir: str, split: str = "", batches: int = 4, stabilise=None,
+              corpus_config=None, last: bool = False) -> list:
+  """[{"run", "step", "seen/<term>", "heldout/<term>", ...}] for every checkpoint of workdir
+  (last: the latest only)."""
+  config, mngr, steps = run_config(workdir, data_dir, split, batches, stabilise, corpus_config)
+  steps = steps[-1:] if last else steps
   mesh = sharding.make_mesh(None)
   clp = step_lib.sharded_step(config, mesh)
   validator = validation.Validator(config, mesh, clp)
@@ -80,10 +90,19 @@ def main(argv=None):
   p.add_argument("--split", default="", help="held-out split (default: config.validation.split)")
   p.add_argument("--batches", type=int, default=4, help="fixed batches per split")
   p.add_argument("--json", default="", help="also write the rows here")
+  p.add_argument("--stabilise", default=None,
+                 help="score on clips stabilised this way instead of each run's own "
+                      "data.stabilise ('none': the clips as stored)")
+  p.add_argument("--corpus_config", default=None,
+                 help="score on this synthetic_au config instead of each run's data.config "
+                      "(e.g. pretrain_still_head: the same videos without the head's drift)")
+  p.add_argument("--last", action="store_true", help="the latest checkpoint of each run only")
   args = p.parse_args(argv)
+  stabilise = "" if args.stabilise == "none" else args.stabilise
   rows = []
   for run in args.runs.split(","):
-    rows += score_run(run.strip(), args.data_dir, args.split, args.batches)
+    rows += score_run(run.strip(), args.data_dir, args.split, args.batches, stabilise,
+                      args.corpus_config, args.last)
   print(table(rows))
   if args.json:
     with open(args.json, "w") as f:
