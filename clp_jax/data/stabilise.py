@@ -118,24 +118,35 @@ def _remove_smooth_flow(clip: np.ndarray, ref: int, size: tuple, sigma: float) -
   onto frame `ref` removed, flow [K, H, W, 2] float32 in full-size pixels). The flow is found at
   `size` (as the ECC step) and its smoothing is a fraction of that width."""
   k, h, w = clip.shape[:3]
-  grey = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
-          for f in clip]
-  ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
   flow = np.zeros((k, h, w, 2), np.float32)
   out = clip.copy()
-  for j in range(k):
-    if j == ref:
-      continue
-    # pyr_scale 0.5, 3 levels, a 9 px window (at half of 128 px), 3 iterations, poly_n 5, 1.2
-    f = cv2.calcOpticalFlowFarneback(grey[ref], grey[j], None, 0.5, 3, 9, 3, 5, 1.2, 0)
+  for j, f in _dense_flows(clip, ref, size):
     f = cv2.GaussianBlur(f, (0, 0), sigma * size[0])
     f = cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR)
     f[..., 0] *= w / size[0]
     f[..., 1] *= h / size[1]
     flow[j] = f
-    out[j] = cv2.remap(clip[j], xs + f[..., 0], ys + f[..., 1], cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
+    out[j] = _resample(clip[j], f)
   return out, flow
+
+
+def _dense_flows(clip: np.ndarray, ref: int, size: tuple):
+  """Yields (j, Farneback's dense flow [h, w, 2] of frame j onto frame `ref`, at `size`) for
+  every frame but `ref`: middle(x) ~ frame_j(x + flow(x)), in downscaled pixels."""
+  grey = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
+          for f in clip]
+  for j in range(len(clip)):
+    if j != ref:
+      # pyr_scale 0.5, 3 levels, a 9 px window (at half of 128 px), 3 iterations, poly_n 5, 1.2
+      yield j, cv2.calcOpticalFlowFarneback(grey[ref], grey[j], None, 0.5, 3, 9, 3, 5, 1.2, 0)
+
+
+def _resample(frame: np.ndarray, flow: np.ndarray) -> np.ndarray:
+  """frame [H, W, 3] at (x, y) + flow [H, W, 2] (full-size pixels), bilinear, edges repeated."""
+  h, w = frame.shape[:2]
+  ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+  return cv2.remap(frame, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR,
+                   borderMode=cv2.BORDER_REPLICATE)
 
 
 def face_template(points: np.ndarray) -> tuple:
@@ -207,8 +218,6 @@ def _remove_rigid_head(clip: np.ndarray, ref: int, size: tuple, template=None) -
   the background (which holds still while the head moves). template: full-size pixels, or None.
   """
   k, h, w = clip.shape[:3]
-  grey = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
-          for f in clip]
   small = None
   if template is not None:
     (cx, cy), (a, b) = template
@@ -217,19 +226,14 @@ def _remove_rigid_head(clip: np.ndarray, ref: int, size: tuple, template=None) -
   small_basis, small_rho = rigid_basis(size[1], size[0], small)
   basis, rho = rigid_basis(h, w, template)
   fade = np.clip((RIGID_FADE[1] - rho) / (RIGID_FADE[1] - RIGID_FADE[0]), 0.0, 1.0)[..., None]
-  ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
   flow = np.zeros((k, h, w, 2), np.float32)
   out = clip.copy()
-  for j in range(k):
-    if j == ref:
-      continue
-    f = cv2.calcOpticalFlowFarneback(grey[ref], grey[j], None, 0.5, 3, 9, 3, 5, 1.2, 0)
+  for j, f in _dense_flows(clip, ref, size):
     p = fit_rigid_flow(f, small_basis, small_rho)
     # the parameters are in downscaled pixels: shifts scale with the size, the rest are ratios
     p[:2] *= w / size[0]
     flow[j] = np.tensordot(p.astype(np.float32), basis, axes=1) * fade
-    out[j] = cv2.remap(clip[j], xs + flow[j, ..., 0], ys + flow[j, ..., 1], cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
+    out[j] = _resample(clip[j], flow[j])
   return out, flow
 
 
