@@ -23,6 +23,14 @@ projection of a frame's change onto its original change keeps 0.77 of an AU at i
 0.23 of the head's pose changes (0.95 and 0.56 with the euclidean warp alone). Pretrained on,
 it did not beat the euclidean warp at 200 steps (docs/experiments.md, "Stabilised clips"): the
 quarter of each AU it takes costs what the extra pose it removes gains.
+
+`motion="rigid"` fits six numbers per frame instead of a smoothed field: after the euclidean warp,
+the rigid move (shift, size, roll, yaw, pitch) of an ellipsoidal face under orthographic
+projection, whose yaw and pitch move each point by its depth, fitted to the dense flow inside the
+face with Huber weights and undone there. Six numbers cannot follow a brow or a mouth: on rendered
+pairs it keeps 0.89 of an AU (flow 0.77) and leaves 0.17 of the head's changes (flow 0.23,
+euclidean 0.56); on pretraining clips it leaves 16% of the drift inside the face (euclidean 45%)
+(docs/experiments.md, "A rigid head fitted to the flow").
 """
 
 import cv2
@@ -172,7 +180,7 @@ def rigid_basis(h: int, w: int, template=None) -> tuple:
   `face_template`; None: RIGID_CENTRE and RIGID_AXES): a shift (2), a change of size, a roll,
   and a yaw and pitch, which move each point across the image by its depth (the nose more than the
   cheeks: the parallax no 2-D warp follows). Returns (basis [6, H, W, 2] in pixels per unit of
-  each parameter, face weight [H, W] in [0, 1]: 1 inside 0.9 of the template, 0 beyond 1.15).
+  each parameter, rho [H, W]: each pixel's elliptical radius in the template, 1 on its edge).
   """
   if template is None:
     template = ((RIGID_CENTRE[0] * w, RIGID_CENTRE[1] * w), (RIGID_AXES[0] * w, RIGID_AXES[1] * w))
