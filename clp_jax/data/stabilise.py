@@ -33,6 +33,8 @@ euclidean 0.56); on pretraining clips it leaves 16% of the drift inside the face
 (docs/experiments.md, "A rigid head fitted to the flow").
 """
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -149,10 +151,17 @@ def _dense_flows(clip: np.ndarray, ref: int, size: tuple):
       yield j, cv2.calcOpticalFlowFarneback(grey[ref], grey[j], None, 0.5, 3, 9, 3, 5, 1.2, 0)
 
 
+@functools.lru_cache(maxsize=8)
+def _pixel_grid(h: int, w: int) -> tuple:
+  """Row and column coordinates [H, W] float32 (cached: every frame of every clip needs them)."""
+  ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+  ys.flags.writeable = xs.flags.writeable = False
+  return ys, xs
+
+
 def _resample(frame: np.ndarray, flow: np.ndarray) -> np.ndarray:
   """frame [H, W, 3] at (x, y) + flow [H, W, 2] (full-size pixels), bilinear, edges repeated."""
-  h, w = frame.shape[:2]
-  ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+  ys, xs = _pixel_grid(*frame.shape[:2])
   return cv2.remap(frame, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR,
                    borderMode=cv2.BORDER_REPLICATE)
 
@@ -204,8 +213,17 @@ def fit_rigid_flow(flow: np.ndarray, basis: np.ndarray, rho: np.ndarray,
   weights so that what moves a small region on its own (an AU) weighs little.
   """
   mask = rho < RIGID_FIT
-  a = basis[:, mask].transpose(1, 2, 0).reshape(-1, 6).astype(np.float64)
-  f = flow[mask].reshape(-1).astype(np.float64)
+  return _fit_rigid(_rigid_design(basis, mask), flow[mask].reshape(-1), iterations)
+
+
+def _rigid_design(basis: np.ndarray, mask: np.ndarray) -> np.ndarray:
+  """The least-squares design matrix of the pixels in mask: [2P, 6], (u, v) interleaved."""
+  return basis[:, mask].transpose(1, 2, 0).reshape(-1, 6).astype(np.float64)
+
+
+def _fit_rigid(a: np.ndarray, f: np.ndarray, iterations: int = 3) -> np.ndarray:
+  """Huber-reweighted least squares of flow values f [2P] on the design a [2P, 6] -> [6]."""
+  f = f.astype(np.float64)
   wts = np.ones_like(f)
   p = np.zeros(6)
   for _ in range(iterations + 1):
@@ -232,12 +250,14 @@ def _remove_rigid_head(clip: np.ndarray, ref: int, size: tuple, template=None) -
     sx = size[0] / w
     small = ((cx * sx, cy * sx), (a * sx, b * sx))
   small_basis, small_rho = rigid_basis(size[1], size[0], small)
+  face = small_rho < RIGID_FIT
+  design = _rigid_design(small_basis, face)  # the same for every frame of the clip
   basis, rho = rigid_basis(h, w, template)
   fade = np.clip((RIGID_FADE[1] - rho) / (RIGID_FADE[1] - RIGID_FADE[0]), 0.0, 1.0)[..., None]
   flow = np.zeros((k, h, w, 2), np.float32)
   out = clip.copy()
   for j, f in _dense_flows(clip, ref, size):
-    p = fit_rigid_flow(f, small_basis, small_rho)
+    p = _fit_rigid(design, f[face].reshape(-1))
     # the parameters are in downscaled pixels: shifts scale with the size, the rest are ratios
     p[:2] *= w / size[0]
     flow[j] = np.tensordot(p.astype(np.float32), basis, axes=1) * fade
