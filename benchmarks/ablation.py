@@ -110,6 +110,17 @@ VARIANTS = {
                                             ["loss.temporal_margin=0", "loss.cir=0",
                                              "loss.recon=0", "loss.cross_clip_negatives=True",
                                              "data.stabilise=rigid"]),
+    "clp_stabilised_rigid_ss": ("CLP on rigid-stabilised clips whose surround (outside the face) "
+                                "is the middle frame's in every frame",
+                                ["data.stabilise=rigid_still_surround"]),
+    "no_cir_stabilised_rigid_ss": ("CLP without CIR, on rigid-stabilised clips, still surround",
+                                   ["loss.cir=0", "loss.recon=0",
+                                    "data.stabilise=rigid_still_surround"]),
+    "infonce_cross_clip_stabilised_rigid_ss": ("InfoNCE with other clips' frames as negatives, "
+                                               "alone, on rigid-stabilised clips, still surround",
+                                               ["loss.temporal_margin=0", "loss.cir=0",
+                                                "loss.recon=0", "loss.cross_clip_negatives=True",
+                                                "data.stabilise=rigid_still_surround"]),
     "no_cir_stabilised_flow": ("CLP without CIR, on flow-stabilised clips",
                                ["loss.cir=0", "loss.recon=0", "data.stabilise=flow"]),
     "infonce_cross_clip_stabilised_flow": ("InfoNCE with other clips' frames as negatives, alone, "
@@ -164,7 +175,10 @@ def _pretrain_cmd(run, args):
          os.path.join(ROOT, "configs", "default.py"), "--workdir", os.path.join(args.workdir, run),
          f"--config.num_steps={args.steps}", f"--config.data.data_dir={args.data_dir}",
          f"--config.data.num_threads={args.num_threads}", f"--config.seed={seed}",
-         f"--config.checkpoint_every={max(50, args.steps // 4)}"]
+         f"--config.checkpoint_every={max(50, args.steps // 4)}",
+         # the newest checkpoint resumes a run and is what clp-export reads; older ones only fill
+         # the disk (~170 MB each: a sweep of 16 runs kept 8 GB)
+         f"--config.keep_checkpoints={args.keep_checkpoints}"]
   if args.aligned or args.pretrain_config:
     cmd.append(f"--config.data.config={args.pretrain_config or 'pretrain_aligned'}")
   return cmd + [f"--config.{o}" for o in VARIANTS[variant][1]]
@@ -225,6 +239,7 @@ def main():
   p.add_argument("--seeds", default="0", help="comma-separated config seeds; each variant runs once per seed")
   p.add_argument("--parallel", type=int, default=1, help="pretrainings at once")
   p.add_argument("--num_threads", type=int, default=2, help="input threads per pretraining")
+  p.add_argument("--keep_checkpoints", type=int, default=1, help="checkpoints kept per run")
   p.add_argument("--budget_s", type=float, default=0, help="SIGTERM pretrainings after this (0: none)")
   p.add_argument("--eval_arg", default="", help="argument of configs/eval/synthetic_au.py")
   p.add_argument("--probe", default="l2_cv", choices=["l2_cv", "adamw"],

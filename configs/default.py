@@ -50,7 +50,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # `clp_jax.data.stabilise`), removing most of the head's drift inside the clip; 'flow': the
   # euclidean warp, then the smoothed dense flow onto the middle frame (parallax too); 'rigid': the
   # euclidean warp, then the rigid move (yaw and pitch too) of an ellipsoidal face placed by the
-  # records' landmarks, fitted to the dense flow, undone inside the face; '': off
+  # records' landmarks, fitted to the dense flow, undone inside the face; 'rigid_still_surround':
+  # 'rigid', and outside the face every frame shows the middle frame's pixels; '': off
   c.data.stabilise = ""
   # > 1: each batch holds this many clips of each of its videos, never overlapping and sharing
   # one view (`clp_jax.data.video_groups`), for loss.video_negatives; 1: clips shuffled alone

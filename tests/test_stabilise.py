@@ -207,10 +207,33 @@ def test_rigid_stabilisation_moves_landmarks_with_their_frames():
   assert before > 1.0 and after < 0.35 * before, (before, after)
 
 
+def test_still_surround_shows_the_middle_frame_outside_the_face_and_the_rigid_face_inside():
+  """motion="rigid_still_surround" is "rigid" inside the face and the middle frame outside it.
+  Why it exists, measured on the same clip: after "rigid" the surround still changes from frame
+  to frame (the global warp moves the still background against the head)."""
+  video = video_lib.generate_video(2, 1, 0, 24, 96)
+  clip, marks = video.frames[::3], video.landmarks[::3]
+  ref = len(clip) // 2
+  rigid, warps, flow = stabilise.stabilise_clip(clip, motion="rigid", landmarks=marks)
+  still, warps_s, flow_s = stabilise.stabilise_clip(clip, motion="rigid_still_surround",
+                                                    landmarks=marks)
+  np.testing.assert_array_equal(warps_s, warps)
+  np.testing.assert_array_equal(flow_s, flow)
+  _, rho = stabilise.rigid_basis(96, 96, stabilise.face_template(marks[ref]))
+  outside = rho >= stabilise.SURROUND_FADE[1]
+  inside = rho <= stabilise.RIGID_FADE[0]
+  assert outside.mean() > 0.1 and inside.mean() > 0.3, (outside.mean(), inside.mean())
+  for j in range(len(clip)):
+    np.testing.assert_array_equal(still[j][outside], clip[ref][outside])
+    np.testing.assert_array_equal(still[j][inside], rigid[j][inside])
+  surround_change = np.abs(rigid[:, outside].astype(int) - rigid[ref][outside]).mean()
+  assert surround_change > 1.0, surround_change
+
+
 def test_a_still_clip_is_left_as_it_is():
   frame = video_lib.generate_video(0, 5, 0, 1, 96, head_motion=0.0).frames[0]
   clip = np.repeat(frame[None], 4, axis=0)
-  for motion in ("euclidean", "flow", "rigid"):
+  for motion in ("euclidean", "flow", "rigid", "rigid_still_surround"):
     out, warps, _ = stabilise.stabilise_clip(clip, motion=motion)
     np.testing.assert_allclose(warps, np.repeat(np.eye(2, 3)[None], 4, axis=0), atol=1e-3)
     assert np.abs(out.astype(int) - clip).max() <= 1, motion
@@ -243,7 +266,7 @@ def test_pipeline_stabilises_clips_and_refuses_an_unknown_motion(tiny_data_dir):
   plain = batch()
   k, size = TINY["clip_length"], TINY["image_size"]
   mid = k // 2
-  for motion in ("affine", "flow", "rigid"):
+  for motion in ("affine", "flow", "rigid", "rigid_still_surround"):
     stable = batch(stabilise=motion)
     assert stable["clip"].shape == (4, k, size, size, 3)
     np.testing.assert_array_equal(stable["view"], plain["view"])  # the same draws

@@ -31,6 +31,12 @@ face with Huber weights and undone there. Six numbers cannot follow a brow or a 
 pairs it keeps 0.89 of an AU (flow 0.77) and leaves 0.17 of the head's changes (flow 0.23,
 euclidean 0.56); on pretraining clips it leaves 16% of the drift inside the face (euclidean 45%)
 (docs/experiments.md, "A rigid head fitted to the flow").
+
+`motion="rigid_still_surround"` is "rigid" inside the face and, outside it, the middle frame's
+pixels in every frame. The euclidean warp that runs first follows the head and so moves a still
+background against it, and the rigid move fades out over the hair and the background: both leave
+the head's move readable outside the face, which the encoder learns at longer budgets
+(docs/experiments.md, "A still surround").
 """
 
 import functools
@@ -40,7 +46,8 @@ import numpy as np
 
 # setting -> the ECC motion model of its global warp; "flow" adds the smoothed dense flow
 MOTIONS = {"euclidean": cv2.MOTION_EUCLIDEAN, "affine": cv2.MOTION_AFFINE,
-           "flow": cv2.MOTION_EUCLIDEAN, "rigid": cv2.MOTION_EUCLIDEAN}
+           "flow": cv2.MOTION_EUCLIDEAN, "rigid": cv2.MOTION_EUCLIDEAN,
+           "rigid_still_surround": cv2.MOTION_EUCLIDEAN}
 
 # The face template of `motion="rigid"`, as fractions of the frame's width: records are face-centred
 # crops (synthetic_au renders the face's centre at (0.5, 0.52) of the frame, +-5%, half-width 0.29
@@ -61,6 +68,10 @@ RIGID_AXES_IOD = (1.15, 1.5)
 # shift and roll from rendered pairs and warp more of the background (benchmarks/stabilisation.py).
 RIGID_FIT = 0.9
 RIGID_FADE = (1.1, 1.5)
+# With a still surround, frame j gives way to the middle frame from SURROUND_FADE[0] of the
+# template to SURROUND_FADE[1]: beyond it (the background, most of the hair) every frame is the
+# middle frame.
+SURROUND_FADE = (1.1, 1.3)
 
 
 def check_motion(motion: str) -> int:
@@ -113,9 +124,10 @@ def stabilise_clip(clip: np.ndarray, *, motion: str = "euclidean", scale: float 
     warps[j] = warp
     out[j] = cv2.warpAffine(clip[j], warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                             borderMode=cv2.BORDER_REPLICATE)
-  if motion == "rigid":
+  if motion in ("rigid", "rigid_still_surround"):
     template = None if landmarks is None else face_template(np.asarray(landmarks)[ref])
-    out, flow = _remove_rigid_head(out, ref, size, template)
+    out, flow = _remove_rigid_head(out, ref, size, template,
+                                   still_surround=motion == "rigid_still_surround")
     return out, warps, flow
   if motion != "flow":
     return out, warps, None
@@ -235,13 +247,18 @@ def _fit_rigid(a: np.ndarray, f: np.ndarray, iterations: int = 3) -> np.ndarray:
   return p
 
 
-def _remove_rigid_head(clip: np.ndarray, ref: int, size: tuple, template=None) -> tuple:
+def _remove_rigid_head(clip: np.ndarray, ref: int, size: tuple, template=None,
+                       still_surround: bool = False) -> tuple:
   """clip [K, H, W, 3] uint8 -> (clip with each frame's rigid head move onto frame `ref` undone,
   flow [K, H, W, 2] float32: stabilised frame j at (x, y) is frame j at (x, y) + flow[j, y, x]).
 
   Farneback's dense flow onto frame `ref` at `size`, the rigid move of the face template fitted to
   it (`fit_rigid_flow`), and that move's flow removed inside the face, fading to nothing over
   the background (which holds still while the head moves). template: full-size pixels, or None.
+  still_surround: outside the face every frame shows frame `ref`'s pixels, blended in over the
+  same fade. The global warp that runs first follows the head, so it moves a still background
+  the other way, and the fade leaves the outline half-corrected: both tell frames apart by the
+  head's move, which is what the within-clip losses should not learn.
   """
   k, h, w = clip.shape[:3]
   small = None
@@ -254,6 +271,7 @@ def _remove_rigid_head(clip: np.ndarray, ref: int, size: tuple, template=None) -
   design = _rigid_design(small_basis, face)  # the same for every frame of the clip
   basis, rho = rigid_basis(h, w, template)
   fade = np.clip((RIGID_FADE[1] - rho) / (RIGID_FADE[1] - RIGID_FADE[0]), 0.0, 1.0)[..., None]
+  own = np.clip((SURROUND_FADE[1] - rho) / (SURROUND_FADE[1] - SURROUND_FADE[0]), 0.0, 1.0)[..., None]
   flow = np.zeros((k, h, w, 2), np.float32)
   out = clip.copy()
   for j, f in _dense_flows(clip, ref, size):
@@ -262,6 +280,8 @@ def _remove_rigid_head(clip: np.ndarray, ref: int, size: tuple, template=None) -
     p[:2] *= w / size[0]
     flow[j] = np.tensordot(p.astype(np.float32), basis, axes=1) * fade
     out[j] = _resample(clip[j], flow[j])
+    if still_surround:
+      out[j] = np.rint(own * out[j] + (1.0 - own) * clip[ref]).astype(np.uint8)
   return out, flow
 
 
