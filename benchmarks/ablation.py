@@ -40,6 +40,15 @@ sys.path.insert(0, ROOT)
 VARIANTS = {
     "clp": ("CLP: temporal margin + within-clip InfoNCE + CIR, one view per clip", []),
     "no_cir": ("CLP without cross-identity reconstruction", ["loss.cir=0", "loss.recon=0"]),
+    # Before 2026-11-30 the default read clips as stored: these give the older tables' runs.
+    "clp_unstabilised": ("CLP on clips as stored (the default before 2026-11-30)",
+                         ["data.stabilise="]),
+    "no_cir_unstabilised": ("CLP without CIR, on clips as stored",
+                            ["loss.cir=0", "loss.recon=0", "data.stabilise="]),
+    "infonce_cross_clip_unstabilised": ("InfoNCE with other clips' frames as negatives, alone, on "
+                                        "clips as stored",
+                                        ["loss.temporal_margin=0", "loss.cir=0", "loss.recon=0",
+                                         "loss.cross_clip_negatives=True", "data.stabilise="]),
     "clp_cir4": ("CLP, CIR consistency weighted 4 instead of 1", ["loss.cir=4.0"]),
     "clp_cir_fixed_decoder": ("CLP, CIR's loss does not train the decoder",
                               ["loss.cir_decoder_grad=False"]),
