@@ -255,8 +255,8 @@ def _remove_rigid_head(clip: np.ndarray, ref: int, size: tuple, template=None,
   Farneback's dense flow onto frame `ref` at `size`, the rigid move of the face template fitted to
   it (`fit_rigid_flow`), and that move's flow removed inside the face, fading to nothing over
   the background (which holds still while the head moves). template: full-size pixels, or None.
-  still_surround: outside the face every frame shows frame `ref`'s pixels, blended in over the
-  same fade. The global warp that runs first follows the head, so it moves a still background
+  still_surround: outside the face every frame shows frame `ref`'s pixels, blended in over
+  SURROUND_FADE of the template. The global warp that runs first follows the head, so it moves a still background
   the other way, and the fade leaves the outline half-corrected: both tell frames apart by the
   head's move, which is what the within-clip losses should not learn.
   """
