@@ -119,6 +119,8 @@ VARIANTS = {
                                             ["loss.temporal_margin=0", "loss.cir=0",
                                              "loss.recon=0", "loss.cross_clip_negatives=True",
                                              "data.stabilise=rigid"]),
+    # Since 2026-11-30 these three equal clp, no_cir and infonce_cross_clip (the default's
+    # data.stabilise); kept so that the documented runs/ss200 and runs/ss2k commands rerun as written.
     "clp_stabilised_rigid_ss": ("CLP on rigid-stabilised clips whose surround (outside the face) "
                                 "is the middle frame's in every frame",
                                 ["data.stabilise=rigid_still_surround"]),

@@ -93,9 +93,10 @@ class ClipBatchTransform(grain.transforms.RandomMap):
   orders a clip's frames.
   stabilise ('euclidean', 'affine', 'flow', 'rigid' or 'rigid_still_surround'; '' is off) warps
   every frame onto its clip's middle frame before the views are drawn (`stabilise.stabilise_clip`),
-  removing most of the head's drift; landmarks are moved with their frames. clips_per_video m > 1: the batch holds m clips
-  of each of B/m videos (`video_groups`, clip j of video g at row j * B/m + g); with shared_view
-  a video's clips share one view, so that the view cannot tell them apart.
+  removing most of the head's drift; landmarks are moved with their frames. clips_per_video
+  m > 1: the batch holds m clips of each of B/m videos (`video_groups`, clip j of video g at row
+  j * B/m + g); with shared_view a video's clips share one view, so that the view cannot tell
+  them apart.
   """
 
   def __init__(self, cfg: augment_lib.AugmentConfig, shared_view: bool = False,

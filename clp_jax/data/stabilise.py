@@ -247,6 +247,12 @@ def _fit_rigid(a: np.ndarray, f: np.ndarray, iterations: int = 3) -> np.ndarray:
   return p
 
 
+def _ramp(rho: np.ndarray, edges: tuple) -> np.ndarray:
+  """rho [H, W] -> weight [H, W, 1]: 1 inside edges[0] of the template, 0 beyond edges[1], linear
+  between."""
+  return np.clip((edges[1] - rho) / (edges[1] - edges[0]), 0.0, 1.0)[..., None]
+
+
 def _remove_rigid_head(clip: np.ndarray, ref: int, size: tuple, template=None,
                        still_surround: bool = False) -> tuple:
   """clip [K, H, W, 3] uint8 -> (clip with each frame's rigid head move onto frame `ref` undone,
@@ -256,9 +262,9 @@ def _remove_rigid_head(clip: np.ndarray, ref: int, size: tuple, template=None,
   it (`fit_rigid_flow`), and that move's flow removed inside the face, fading to nothing over
   the background (which holds still while the head moves). template: full-size pixels, or None.
   still_surround: outside the face every frame shows frame `ref`'s pixels, blended in over
-  SURROUND_FADE of the template. The global warp that runs first follows the head, so it moves a still background
-  the other way, and the fade leaves the outline half-corrected: both tell frames apart by the
-  head's move, which is what the within-clip losses should not learn.
+  SURROUND_FADE of the template. The global warp that runs first follows the head, so it moves
+  a still background the other way, and the fade leaves the outline half-corrected: both tell
+  frames apart by the head's move, which is what the within-clip losses should not learn.
   """
   k, h, w = clip.shape[:3]
   small = None
@@ -270,8 +276,8 @@ def _remove_rigid_head(clip: np.ndarray, ref: int, size: tuple, template=None,
   face = small_rho < RIGID_FIT
   design = _rigid_design(small_basis, face)  # the same for every frame of the clip
   basis, rho = rigid_basis(h, w, template)
-  fade = np.clip((RIGID_FADE[1] - rho) / (RIGID_FADE[1] - RIGID_FADE[0]), 0.0, 1.0)[..., None]
-  own = np.clip((SURROUND_FADE[1] - rho) / (SURROUND_FADE[1] - SURROUND_FADE[0]), 0.0, 1.0)[..., None]
+  fade = _ramp(rho, RIGID_FADE)
+  own = _ramp(rho, SURROUND_FADE) if still_surround else None
   flow = np.zeros((k, h, w, 2), np.float32)
   out = clip.copy()
   for j, f in _dense_flows(clip, ref, size):
