@@ -4,9 +4,10 @@
 
 Measures, in one run on the same frames: raw JPEG decode (the pipeline's decoder, simplejpeg, in
 a loop, one thread), the grain pretraining pipeline on the host (decode + draw views + batch)
-with 1 and 2 threads, the pixel side of augmentation (`device_views`: crop + resize, flip,
-colour jitter, jitted) on the default JAX device, and the synthetic corpus generator
-(render + JPEG encode, one process). Needs the synthetic_au pretrain
+with 1 and 2 threads, the same with the default config's clip stabilisation (ECC + flow + rigid
+fit per frame, OpenCV on one thread per input thread), the pixel side of augmentation
+(`device_views`: crop + resize, flip, colour jitter, jitted) on the default JAX device, and the
+synthetic corpus generator (render + JPEG encode, one process). Needs the synthetic_au pretrain
 config built in --data_dir (`clp-data build synthetic_au --config pretrain --data_dir data`).
 """
 
@@ -22,6 +23,9 @@ from clp_jax.data import sources
 from data_builders.synthetic_au import video as video_lib
 
 
+STABILISE = "rigid_still_surround"  # configs/default.py's data.stabilise
+
+
 def raw_decode(source, n_records: int) -> float:
   """Frames/s of JPEG -> RGB decoding over the clips' frames, one thread."""
   blobs = [b for i in range(n_records) for b in source[i]["frames"]]
@@ -31,11 +35,11 @@ def raw_decode(source, n_records: int) -> float:
   return len(blobs) / (time.perf_counter() - start)
 
 
-def pipeline_rate(source, threads: int, batch: int, steps: int):
+def pipeline_rate(source, threads: int, batch: int, steps: int, stabilise: str = ""):
   """Frames/s delivered by the pretraining pipeline (after a warm-up batch), and a batch."""
   ds = pipeline.pretrain_dataset(source, global_batch_size=batch, seed=0,
                                  shard=pipeline.shard_options(0, 1), num_threads=threads,
-                                 prefetch=4)
+                                 prefetch=4, stabilise=stabilise)
   it = iter(ds)
   first = next(it)
   k = first["clip"].shape[1]
@@ -78,6 +82,11 @@ def main():
   for threads in (1, 2):
     rate, batch = pipeline_rate(source, threads, args.batch, args.steps)
     rows.append((f"host pipeline: read + decode + batch + draw views ({threads} thread{'s' * (threads > 1)})",
+                 threads, rate))
+  # the default pretraining config stabilises every clip on the host: the costly stage
+  for threads in (1, 2):
+    rate, _ = pipeline_rate(source, threads, args.batch, max(2, args.steps // 4), STABILISE)
+    rows.append((f"host pipeline + `stabilise={STABILISE}` ({threads} thread{'s' * (threads > 1)})",
                  threads, rate))
   dev = device_views_rate(batch, args.image_size)
   platform = jax.devices()[0].platform

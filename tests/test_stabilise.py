@@ -286,3 +286,8 @@ def test_train_reads_data_stabilise_from_the_config(tiny_data_dir, tmp_path):
     train.train(config, str(tmp_path / "run"))
   assert not (tmp_path / "run" / "checkpoints").exists() or not any(
       (tmp_path / "run" / "checkpoints").iterdir())
+
+
+def test_opencv_keeps_to_the_calling_thread():
+  # the input threads parallelise over clips; OpenCV's own pool on top only added contention
+  assert cv2.getNumThreads() == 1

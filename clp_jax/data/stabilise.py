@@ -44,6 +44,15 @@ import functools
 import cv2
 import numpy as np
 
+# Stabilisation runs in the input threads, one clip each, and the threads (and, on a host with
+# several accelerators, the processes) already keep every core busy: OpenCV's own pool on top
+# only adds contention. Measured on 2 cores, a batch of 8 clips of 8 frames of
+# "rigid_still_surround": 117 -> 106 ms with one input thread, 77 -> 65 ms with two
+# (benchmarks/input_pipeline.py has the rows). On an H200 host with 16 cores, 10 pretrainings
+# of 2 input threads each, OpenCV pinned to one thread, ran at a load of 25-35 and 3-3.5 steps/s
+# each: the host, not the GPU, bounds stabilised pretraining.
+cv2.setNumThreads(1)
+
 # setting -> the ECC motion model of its global warp; "flow" adds the smoothed dense flow
 MOTIONS = {"euclidean": cv2.MOTION_EUCLIDEAN, "affine": cv2.MOTION_AFFINE,
            "flow": cv2.MOTION_EUCLIDEAN, "rigid": cv2.MOTION_EUCLIDEAN,
