@@ -45,8 +45,9 @@ def get_config(arg: str = "chips=8") -> ml_collections.ConfigDict:
   # data.stabilise stays the default's 'rigid_still_surround', measured on synthetic_au only. It is
   # host work in the input threads: ~125 ms a clip of 8 frames at 224 px on one busy core of the
   # 2-core CPU (18 ms at 96 px; 2026-11-30), so 32 clips a chip cost ~4 core-seconds a chip a
-  # step. Where the input pipeline bounds the step (benchmarks/input_pipeline.py), stabilise the
-  # clips once when the dataset is built, or set '' and measure what it costs in F1.
+  # step. Where the input pipeline bounds the step (benchmarks/input_pipeline.py), give it more
+  # input threads and cores, or set '' and measure what it costs in F1 (the builders cannot yet
+  # write stabilised clips once, at build time).
   c.image_size = 224
   c.global_batch_size = 32 * chips
   c.num_steps = 200_000
