@@ -1,13 +1,13 @@
 """CLP's switches, one pretraining each, judged by the AU protocol: prints the ablation table.
 
   python benchmarks/ablation.py --workdir runs/ablation --steps 200              # demo budget, CPU
-  python benchmarks/ablation.py --workdir runs/ablation_long --steps 2000 --parallel 10 \\
-      --eval_arg long                                                            # an accelerator
+  python benchmarks/ablation.py --workdir runs/ablation_long --steps 2000 --parallel 10  # an accelerator
 
 Every variant is `configs/default.py` with a few `--config.*` overrides (VARIANTS below), pretrained
 by `clp-pretrain` in its own process (up to --parallel at once: on one GPU the small steps of
 several runs overlap), exported with `clp-export`, and all are evaluated together by `clp-eval`'s
-`run` (3-fold subject-exclusive linear probe, random_init and supervised baselines). A run past
+`run` (3-fold subject-exclusive linear probe; all_present, prevalence, random_init and supervised
+baselines). A run past
 --budget_s gets SIGTERM, which saves a checkpoint and exits, and the table says at which step it
 stopped; rerunning the same command resumes every unfinished run.
 
@@ -17,7 +17,8 @@ and how many seeds beat `clp` of the same seed: at the demo budget one seed's F1
 as much as most differences between variants.
 
 Columns: mean F1 over the 14 AUs; `gap` = (F1 - random_init) / (supervised - random_init), the share
-of the gap to the supervised upper bound closed; seen - unseen F1 (the drop CIR should shrink);
+of the gap to the supervised upper bound closed, given only where the report's scale resolves
+encoders (`clp_jax.baselines.scale`: supervised above all_present by > 3 fold SDs); seen - unseen F1 (the drop CIR should shrink);
 the first and last logged loss. The over-seeds table adds the probed features' person
 independence (`clp_jax.person_independence`: subject share of variance, cross-subject
 nearest-neighbour AU F1), averaged over seeds.
@@ -40,24 +41,9 @@ sys.path.insert(0, ROOT)
 VARIANTS = {
     "clp": ("CLP: temporal margin + within-clip InfoNCE + CIR, one view per clip", []),
     "no_cir": ("CLP without cross-identity reconstruction", ["loss.cir=0", "loss.recon=0"]),
-    # Before 2026-11-30 the default read clips as stored: these give the older tables' runs.
-    "clp_unstabilised": ("CLP on clips as stored (the default before 2026-11-30)",
-                         ["data.stabilise="]),
-    "no_cir_unstabilised": ("CLP without CIR, on clips as stored",
-                            ["loss.cir=0", "loss.recon=0", "data.stabilise="]),
-    "infonce_cross_clip_unstabilised": ("InfoNCE with other clips' frames as negatives, alone, on "
-                                        "clips as stored",
-                                        ["loss.temporal_margin=0", "loss.cir=0", "loss.recon=0",
-                                         "loss.cross_clip_negatives=True", "data.stabilise="]),
     "clp_cir4": ("CLP, CIR consistency weighted 4 instead of 1", ["loss.cir=4.0"]),
     "clp_cir_fixed_decoder": ("CLP, CIR's loss does not train the decoder",
                               ["loss.cir_decoder_grad=False"]),
-    "clp_recon_swap": ("CLP, reconstruction takes the person code of another frame of the clip",
-                       ["loss.recon_swap=True"]),
-    "clp_person_clip": ("CLP, person code held constant inside a clip (weight 1)",
-                        ["loss.person_clip=1.0"]),
-    "clp_swap_person_clip": ("CLP, both: swapped reconstruction and a constant person code",
-                             ["loss.recon_swap=True", "loss.person_clip=1.0"]),
     "clp_cir_frames4": ("CLP, CIR on 4 frames per clip instead of 2", ["loss.cir_frames=4"]),
     "clp_recon_no_au_grad": ("CLP, plain reconstruction does not train the AU code",
                              ["loss.recon_au_grad=False"]),
@@ -75,98 +61,13 @@ VARIANTS = {
     "clp_cross_clip": ("CLP + other clips' frames as negatives", ["loss.cross_clip_negatives=True"]),
     "clp_moco": ("CLP + momentum encoder and queue", ["loss.moco=1.0"]),
     "clp_frame_views": ("CLP, a view per frame instead of per clip", ["data.shared_view=False"]),
-    "clp_frame_jitter": ("CLP, one crop and flip per clip, colour jitter per frame",
-                         ["data.frame_jitter=True"]),
-    "clp_imagenet_norm": ("CLP, ImageNet input normalisation and colour jitter per frame (the "
-                          "default until 2026-11-28)",
-                          ["model.input_norm=imagenet", "data.frame_jitter=True"]),
-    "clp_mild_frame_views": ("CLP, a view per frame without flips, crops of 90-100% of the area",
-                             ["data.shared_view=False", "data.augment.crop_scale=(0.9,1.0)",
-                              "data.augment.flip=False"]),
-    "clp_frame_geometry": ("CLP, each frame's copy of the clip's crop moved/rescaled by up to 5%",
-                           ["data.frame_geometry=0.05"]),
-    "no_cir_frame_geometry": ("CLP without CIR, frame crops moved/rescaled by up to 5%",
-                              ["loss.cir=0", "loss.recon=0", "data.frame_geometry=0.05"]),
+    "clp_imagenet_norm": ("CLP, ImageNet input normalisation instead of per image",
+                          ["model.input_norm=imagenet"]),
     "clp_person_cnn": ("CLP, the person code from a small CNN of its own (export leaves it)",
                        ["model.person_encoder=cnn"]),
-    "clp_motion": ("CLP + TCAE's motion loss: frames moved onto their clip's later ones by a "
-                   "head field (pose code) and a sparse face field (AU code)", ["loss.motion=1.0"]),
-    "clp_motion4": ("CLP + TCAE's motion loss at weight 4, its face field charged 10x less",
-                    ["loss.motion=4.0", "loss.motion_sparsity=0.001"]),
-    "clp_motion4_gap6": ("as clp_motion4, frames moved onto the frame 6 later (12 video frames)",
-                         ["loss.motion=4.0", "loss.motion_sparsity=0.001", "loss.motion_gap=6"]),
-    "clp_motion16_gap6": ("as clp_motion4_gap6, the motion loss weighted 16",
-                          ["loss.motion=16.0", "loss.motion_sparsity=0.001", "loss.motion_gap=6"]),
-    "clp_frame_flip": ("CLP, each frame mirrored on its own coin (crop and colour per clip)",
-                       ["data.frame_flip=True"]),
-    "clp_pose_decorr": ("CLP, the head pose's share of the codes' within-clip change penalised "
-                        "(weight 1)", ["loss.pose_decorrelation=1.0"]),
-    "clp_pose_decorr4": ("CLP, the head pose's share penalised with weight 4",
-                         ["loss.pose_decorrelation=4.0"]),
-    "clp_stabilised": ("CLP on stabilised clips: each frame warped (rotation and shift, ECC) onto "
-                       "the clip's middle frame", ["data.stabilise=euclidean"]),
-    "clp_stabilised_affine": ("CLP on stabilised clips, affine warps",
-                              ["data.stabilise=affine"]),
-    "clp_stabilised_flow": ("CLP on clips stabilised by the euclidean warp and the smoothed dense "
-                            "flow onto the middle frame", ["data.stabilise=flow"]),
-    "clp_stabilised_rigid": ("CLP on clips whose head's rigid move (shift, size, roll, yaw and pitch "
-                             "of an ellipsoidal face, fitted to the dense flow) is undone",
-                             ["data.stabilise=rigid"]),
-    "no_cir_stabilised_rigid": ("CLP without CIR, on rigid-stabilised clips",
-                                ["loss.cir=0", "loss.recon=0", "data.stabilise=rigid"]),
-    "infonce_cross_clip_stabilised_rigid": ("InfoNCE with other clips' frames as negatives, "
-                                            "alone, on rigid-stabilised clips",
-                                            ["loss.temporal_margin=0", "loss.cir=0",
-                                             "loss.recon=0", "loss.cross_clip_negatives=True",
-                                             "data.stabilise=rigid"]),
-    # Since 2026-11-30 these three equal clp, no_cir and infonce_cross_clip (the default's
-    # data.stabilise); kept so that the documented runs/ss200 and runs/ss2k commands rerun as written.
-    "clp_stabilised_rigid_ss": ("CLP on rigid-stabilised clips whose surround (outside the face) "
-                                "is the middle frame's in every frame",
-                                ["data.stabilise=rigid_still_surround"]),
-    "no_cir_stabilised_rigid_ss": ("CLP without CIR, on rigid-stabilised clips, still surround",
-                                   ["loss.cir=0", "loss.recon=0",
-                                    "data.stabilise=rigid_still_surround"]),
-    "infonce_cross_clip_stabilised_rigid_ss": ("InfoNCE with other clips' frames as negatives, "
-                                               "alone, on rigid-stabilised clips, still surround",
-                                               ["loss.temporal_margin=0", "loss.cir=0",
-                                                "loss.recon=0", "loss.cross_clip_negatives=True",
-                                                "data.stabilise=rigid_still_surround"]),
-    "no_cir_stabilised_flow": ("CLP without CIR, on flow-stabilised clips",
-                               ["loss.cir=0", "loss.recon=0", "data.stabilise=flow"]),
-    "infonce_cross_clip_stabilised_flow": ("InfoNCE with other clips' frames as negatives, alone, "
-                                           "on flow-stabilised clips",
-                                           ["loss.temporal_margin=0", "loss.cir=0", "loss.recon=0",
-                                            "loss.cross_clip_negatives=True",
-                                            "data.stabilise=flow"]),
-    "no_cir_stabilised": ("CLP without CIR, on stabilised clips",
-                          ["loss.cir=0", "loss.recon=0", "data.stabilise=euclidean"]),
-    "infonce_cross_clip_stabilised": ("InfoNCE with other clips' frames as negatives, alone, on "
-                                      "stabilised clips",
-                                      ["loss.temporal_margin=0", "loss.cir=0", "loss.recon=0",
-                                       "loss.cross_clip_negatives=True", "data.stabilise=euclidean"]),
-    "clp_stillest25": ("CLP on the quarter of the clips where the head moves least (landmarks)",
-                       ["data.stillest_fraction=0.25"]),
-    "clp_stillest50": ("CLP on the half of the clips where the head moves least (landmarks)",
-                       ["data.stillest_fraction=0.5"]),
     "clp_batch32": ("CLP, 32 clips per step instead of 8", ["global_batch_size=32"]),
     "clp_window4": ("CLP, positives up to 4 frames apart instead of 2", ["loss.pos_window=4.0"]),
     "clp_temp05": ("CLP, InfoNCE temperature 0.5 instead of 0.1", ["loss.temperature=0.5"]),
-    "clp_video_negatives": ("CLP, batches of 2 clips per video, the other clip's frames as InfoNCE "
-                            "negatives", ["data.clips_per_video=2", "loss.video_negatives=True"]),
-    "no_cir_video_negatives": ("CLP without CIR, the other clip of the video as negatives",
-                               ["loss.cir=0", "loss.recon=0", "data.clips_per_video=2",
-                                "loss.video_negatives=True"]),
-    "clp_video_negatives_stabilised": ("CLP, the other clip of the video as negatives, on "
-                                       "stabilised clips",
-                                       ["data.clips_per_video=2", "loss.video_negatives=True",
-                                        "data.stabilise=euclidean"]),
-    "clp_detrend_linear": ("CLP, within-clip losses on the codes minus each clip's linear trend "
-                           "in time", ["loss.detrend=linear"]),
-    "clp_detrend_quadratic": ("CLP, within-clip losses on the codes minus each clip's quadratic "
-                              "trend in time", ["loss.detrend=quadratic"]),
-    "no_cir_detrend_linear": ("CLP without CIR, codes minus each clip's linear trend",
-                              ["loss.cir=0", "loss.recon=0", "loss.detrend=linear"]),
 }
 
 
@@ -190,8 +91,6 @@ def _pretrain_cmd(run, args):
          # the newest checkpoint resumes a run and is what clp-export reads; older ones only fill
          # the disk (~170 MB each: a sweep of 16 runs kept 8 GB)
          f"--config.keep_checkpoints={args.keep_checkpoints}"]
-  if args.aligned or args.pretrain_config:
-    cmd.append(f"--config.data.config={args.pretrain_config or 'pretrain_aligned'}")
   return cmd + [f"--config.{o}" for o in VARIANTS[variant][1]]
 
 
@@ -253,19 +152,11 @@ def main():
   p.add_argument("--keep_checkpoints", type=int, default=1, help="checkpoints kept per run")
   p.add_argument("--budget_s", type=float, default=0, help="SIGTERM pretrainings after this (0: none)")
   p.add_argument("--eval_arg", default="", help="argument of configs/eval/synthetic_au.py")
-  p.add_argument("--probe", default="l2_cv", choices=["l2_cv", "adamw"],
-                 help="linear probe: L2 chosen inside the training parts, or the fixed AdamW probe "
-                      "that the older README tables used (its results get an _adamw suffix)")
   p.add_argument("--features", default="backbone", choices=["backbone", "au_code"],
                  help="au_code: the AU head's output, against an untrained ResNet + AU head; "
                       "supervised comes from ablation_backbone.json in --workdir, if there")
-  p.add_argument("--baselines", default="random_init,supervised",
+  p.add_argument("--baselines", default="random_init,all_present,prevalence,supervised",
                  help="baselines of the report (supervised is the costly one)")
-  p.add_argument("--aligned", action="store_true",
-                 help="the corpus's aligned configs (pretrain_aligned, labelled_aligned) for all runs")
-  p.add_argument("--pretrain_config", default="",
-                 help="pretrain on this synthetic_au config (e.g. the control pretrain_still_head); "
-                      "evaluation stays on labelled (labelled_aligned with --aligned)")
   p.add_argument("--skip_pretrain", action="store_true", help="evaluate the runs as they are")
   args = p.parse_args()
   variants = args.variants.split(",")
@@ -299,16 +190,12 @@ def main():
       print(f"ablation: {name} has no checkpoint: {e}", file=sys.stderr)
   config = config_files.load(os.path.join(ROOT, "configs", "eval", "synthetic_au.py"), args.eval_arg)
   config.data.data_dir = args.data_dir
-  if args.aligned:
-    config.data.config = "labelled_aligned"
   config.features = args.features
-  config.probe.kind = args.probe
-  probe_suffix = "_adamw" if args.probe == "adamw" else ""
-  suffix = args.features + probe_suffix
+  suffix = args.features
   # With au_code features, supervised (which has no AU code) is read from the backbone run.
   config.baselines = tuple(b for b in args.baselines.split(",")
                            if b and not (args.features == "au_code" and b == "supervised"))
-  reference = os.path.join(args.workdir, f"ablation_backbone{probe_suffix}.json")
+  reference = os.path.join(args.workdir, "ablation_backbone.json")
   t0 = time.time()
   report = eval_cli.run(config, [os.path.join(args.workdir, "export", n) for n in exported],
                         exported, os.path.join(args.workdir, "eval_" + suffix))
@@ -323,11 +210,16 @@ def main():
   base = by_name.get("random_init", {}).get("mean_f1", float("nan"))
   top = by_name.get("supervised", {}).get("mean_f1", float("nan"))
 
+  trivial = by_name.get("all_present", {}).get("mean_f1", float("nan"))
+  scale = report["scale"]
   lines = [f"Ablation on synthetic_au ({args.steps} steps of configs/default.py, {jax.devices()[0].device_kind}"
-           f", features `{args.features}`, probe `{args.probe}`; random_init {base:.3f}, supervised {top:.3f}):", "",
+           f", features `{args.features}`; all_present {trivial:.3f}, random_init {base:.3f}, "
+           f"supervised {top:.3f}; {scale.get('reason', '')}):", "",
            "| variant | what it tests | steps | loss first -> last | held-out loss (seen) | mean F1 | "
            "gap closed | seen - unseen | pretrain s (all invocations) |",
            "|---|---|---|---|---|---|---|---|---|"]
+  if not scale.get("resolvable"):
+    top = float("nan")  # the scale cannot resolve encoders: no "gap closed"
   for name in exported:
     r = by_name[name]
     hist = train.loss_history(os.path.join(args.workdir, name))

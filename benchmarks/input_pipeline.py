@@ -4,8 +4,7 @@
 
 Measures, in one run on the same frames: raw JPEG decode (the pipeline's decoder, simplejpeg, in
 a loop, one thread), the grain pretraining pipeline on the host (decode + draw views + batch)
-with 1 and 2 threads, the same with the default config's clip stabilisation (ECC + flow + rigid
-fit per frame, OpenCV on one thread per input thread), the pixel side of augmentation
+with 1 and 2 threads, the pixel side of augmentation
 (`device_views`: crop + resize, flip, colour jitter, jitted) on the default JAX device, and the
 synthetic corpus generator (render + JPEG encode, one process). Needs the synthetic_au pretrain
 config built in --data_dir (`clp-data build synthetic_au --config pretrain --data_dir data`).
@@ -17,16 +16,10 @@ import time
 
 import jax
 
-from clp_jax import config_files
 from clp_jax.data import augment
 from clp_jax.data import pipeline
 from clp_jax.data import sources
 from data_builders.synthetic_au import video as video_lib
-
-
-# what the default pretraining config stabilises with, read from it rather than repeated here
-STABILISE = config_files.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                                           "configs", "default.py")).data.stabilise
 
 
 def raw_decode(source, n_records: int) -> float:
@@ -38,11 +31,11 @@ def raw_decode(source, n_records: int) -> float:
   return len(blobs) / (time.perf_counter() - start)
 
 
-def pipeline_rate(source, threads: int, batch: int, steps: int, stabilise: str = ""):
+def pipeline_rate(source, threads: int, batch: int, steps: int):
   """Frames/s delivered by the pretraining pipeline (after a warm-up batch), and a batch."""
   ds = pipeline.pretrain_dataset(source, global_batch_size=batch, seed=0,
                                  shard=pipeline.shard_options(0, 1), num_threads=threads,
-                                 prefetch=4, stabilise=stabilise)
+                                 prefetch=4)
   it = iter(ds)
   first = next(it)
   k = first["clip"].shape[1]
@@ -76,7 +69,7 @@ def main():
   parser.add_argument("--data_dir", default=sources.DEFAULT_DATA_DIR)
   parser.add_argument("--batch", type=int, default=32, help="clips per batch")
   parser.add_argument("--steps", type=int, default=20)
-  parser.add_argument("--image_size", type=int, default=112)
+  parser.add_argument("--image_size", type=int, default=96)
   args = parser.parse_args()
   source, info = sources.open_source("synthetic_au", "pretrain", "part1+part2+part3", args.data_dir)
   n = min(len(source), args.batch * args.steps // 2)
@@ -85,11 +78,6 @@ def main():
   for threads in (1, 2):
     rate, batch = pipeline_rate(source, threads, args.batch, args.steps)
     rows.append((f"host pipeline: read + decode + batch + draw views ({threads} thread{'s' * (threads > 1)})",
-                 threads, rate))
-  # the default pretraining config stabilises every clip on the host: the costly stage
-  for threads in (1, 2) if STABILISE else ():
-    rate, _ = pipeline_rate(source, threads, args.batch, max(2, args.steps // 4), STABILISE)
-    rows.append((f"host pipeline + `stabilise={STABILISE}` ({threads} thread{'s' * (threads > 1)})",
                  threads, rate))
   dev = device_views_rate(batch, args.image_size)
   platform = jax.devices()[0].platform

@@ -130,8 +130,7 @@ def main():
                  help="name=run,run,...")
   p.add_argument("--data_dir", default="data")
   p.add_argument("--random_seeds", default="0", help="init seeds of the untrained encoder")
-  p.add_argument("--corpus_config", default="labelled", choices=["labelled", "labelled_aligned"],
-                 help="labelled_aligned for encoders pretrained on aligned faces")
+  p.add_argument("--corpus_config", default="labelled", help="the synthetic_au labelled config")
   args = p.parse_args()
   groups = dict(args.groups)
   source, info = sources.open_source("synthetic_au", args.corpus_config, "part1+part2+part3",

@@ -27,6 +27,7 @@ import numpy as np
 from ml_collections import config_flags
 import tqdm
 
+from clp_jax import baselines as baselines_lib
 from clp_jax import evaluate
 from clp_jax import export
 from clp_jax import person_independence
@@ -38,6 +39,8 @@ from clp_jax.models import initialise
 from clp_jax.data import sources
 
 PROTOCOLS = ("linear", "finetune")
+# In the report's order: the trivial predictors, the untrained network, the supervised one.
+BASELINES = baselines_lib.TRIVIAL + ("random_init", "supervised")
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "An eval config (configs/eval/*.py).")
 _ENCODERS = flags.DEFINE_multi_string("encoder", [], "Exported encoder directories (clp-export).")
@@ -81,17 +84,43 @@ def random_encoder(depth: int, size: int, au_dim: int, hidden: int, seed: int) -
 def _end_to_end(data, *, depth, size, train_cfg, seed, encoder=None,
                 input_norm="imagenet") -> tuple:
   """3-fold results of training (from scratch, or fine-tuning encoder) end to end on each fold:
-  (the result of report.json, out-of-fold logits [N, A])."""
+  (the result of report.json, out-of-fold logits [N, A]).
+
+  train_cfg.val_fraction > 0: early stopping on an inner subject-exclusive split of each fold's
+  training frames (that share of its subjects, `evaluate.inner_split`): the network is trained
+  on the rest, its mean F1 on them measured every train_cfg.eval_every steps, and the best
+  network of at most train_cfg.steps predicts the test part. Each fold's entry records its
+  validation curve and the step chosen.
+  """
   folds = []
   out_of_fold = np.full(data.labels.shape, np.nan, np.float32)
+  val_fraction = train_cfg.get("val_fraction", 0.0)
   for k, train, test in evaluate.folds(data):
+    fit = train.copy()
+    early = {}
+    if val_fraction > 0:
+      val = np.zeros_like(train)
+      val[train] = evaluate.inner_split(data.subjects[train], val_fraction, seed + k)
+      fit = train & ~val
+      early = dict(val_images=data.images[val], val_labels=data.labels[val],
+                   eval_every=train_cfg.eval_every, patience=train_cfg.get("patience", 0))
+    history = {}
     logits = supervised.train_and_logits(
-        data.images[train], data.labels[train], data.images[test], depth=depth, image_size=size,
+        data.images[fit], data.labels[fit], data.images[test], depth=depth, image_size=size,
         steps=train_cfg.steps, batch_size=train_cfg.batch_size, lr=train_cfg.lr, seed=seed,
         encoder=encoder, encoder_lr_scale=train_cfg.get("encoder_lr_scale", 1.0),
-        input_norm=input_norm)
+        input_norm=input_norm, history=history, **early)
     out_of_fold[test] = logits
-    folds.append(evaluate.fold_result(k, test, logits, data))
+    entry = evaluate.fold_result(k, test, logits, data)
+    entry["steps_run"] = int(history.get("steps_run", train_cfg.steps))
+    if early:
+      entry.update(best_step=int(history["best_step"]),
+                   val_subjects=[str(s) for s in sorted(set(data.subjects[val]))],
+                   val_f1=[[int(st), float(f)] for st, f in history["val_f1"]])
+      logging.info("fold %d: best inner-validation F1 %.3f at step %d of %d run", k,
+                   max(f for _, f in history["val_f1"]), history["best_step"],
+                   history["steps_run"])
+    folds.append(entry)
   return evaluate.summarise(folds, data.aus), out_of_fold
 
 
@@ -109,7 +138,10 @@ def _display_names(encoders, names, baselines) -> list:
     raise ValueError(f"{len(names)} --name flags for {len(encoders)} --encoder flags")
   out = [n or os.path.basename(os.path.normpath(d))
          for d, n in zip(encoders, names or [None] * len(encoders))]
-  out += [b for b in ("random_init", "supervised") if b in baselines]
+  unknown = sorted(set(baselines) - set(BASELINES))
+  if unknown:
+    raise ValueError(f"config.baselines has {unknown}; the baselines are {list(BASELINES)}")
+  out += [b for b in BASELINES if b in baselines]
   files = [predictions_lib.file_name(n) for n in out]
   if len(set(files)) < len(files):
     raise ValueError(f"Encoder names {out} repeat (as file names {files}): each row of the "
@@ -166,8 +198,15 @@ def run(config, encoders, names, workdir) -> dict:
     if write_predictions:
       _write_predictions(result, data, logits, workdir)
     results.append(result)
+  for kind in baselines_lib.TRIVIAL:
+    if kind in config.baselines:
+      summary, logits = baselines_lib.trivial_logits(kind, data)
+      result = {"encoder": kind, **summary}
+      if write_predictions:
+        _write_predictions(result, data, logits, workdir)
+      results.append(result)
   if "supervised" in config.baselines:
-    logging.info("Supervised baseline: %d steps per fold", config.supervised.steps)
+    logging.info("Supervised baseline: at most %d steps per fold", config.supervised.steps)
     summary, logits = _end_to_end(data, depth=depth, size=size, train_cfg=config.supervised,
                                   seed=config.seed, input_norm=norm)
     result = {"encoder": "supervised", **summary}
@@ -178,7 +217,8 @@ def run(config, encoders, names, workdir) -> dict:
             "input_norm": norm,
             "aus": [f"AU{a}" for a in aus], "results": results,
             "num_frames": int(len(data.labels)),
-            "supervised_steps": int(config.supervised.steps)}
+            "supervised": dict(config.supervised),
+            "scale": baselines_lib.scale(results)}
   if config.protocol == "linear":
     report.update(features=config.features, probe=probe)
   else:

@@ -69,6 +69,20 @@ def folds(data: LabelledSet) -> list:
   return out
 
 
+def inner_split(subjects: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+  """A subject-exclusive validation split inside training frames, for early stopping: a seeded
+  `fraction` of the subjects (at least one, never all). subjects: [N]. Returns [N] bool, True
+  for the validation frames."""
+  names = np.array(sorted(set(subjects.tolist())))
+  if len(names) < 2:
+    raise ValueError(f"An inner validation split needs >= 2 training subjects, got {names.tolist()}")
+  if not 0 < fraction < 1:
+    raise ValueError(f"The inner validation fraction must be in (0, 1), got {fraction}")
+  n = min(len(names) - 1, max(1, int(round(fraction * len(names)))))
+  chosen = np.random.default_rng(np.random.SeedSequence([seed, 7])).permutation(names)[:n]
+  return np.isin(subjects, chosen)
+
+
 def input_norm(info: dict) -> str:
   """The input normalisation an exported encoder expects (encoder.json; older exports: ImageNet's)."""
   return info.get("normalization", {}).get("kind", "imagenet")
@@ -134,45 +148,6 @@ def _probe_inputs(train_x, train_y):
 
 
 @functools.partial(jax.jit, static_argnames=("steps",))
-def _fit_logistic(x, y, known, *, steps, lr, weight_decay):
-  """The fixed probe (`probe.kind='adamw'`): independent class-balanced logistic regressions,
-  one per label column, `steps` AdamW steps from zero: W [F, A], b [A]."""
-  weight = _balanced_weight(y, known)
-  params = {"w": jnp.zeros((x.shape[1], y.shape[1])), "b": jnp.zeros((y.shape[1],))}
-  tx = optax.adamw(lr, weight_decay=weight_decay)
-
-  def loss(p):
-    logits = x @ p["w"] + p["b"]
-    bce = optax.sigmoid_binary_cross_entropy(logits, y)
-    return jnp.sum(weight * bce) / jnp.maximum(jnp.sum(known), 1)
-
-  def body(_, carry):
-    p, s = carry
-    g = jax.grad(loss)(p)
-    u, s = tx.update(g, s, p)
-    return optax.apply_updates(p, u), s
-
-  p, _ = jax.lax.fori_loop(0, steps, body, (params, tx.init(params)))
-  return p
-
-
-def linear_probe_logits(train_x, train_y, test_x, steps=300, lr=1e-2,
-                        weight_decay=1e-4) -> np.ndarray:
-  """The fixed probe (the protocol's default until 2026-11-27): fits on (train_x [N, F],
-  train_y [N, A] int with unknowns) and gives test_x's logits [M, A]. With AdamW's weak decay
-  and no selection it is close to unregularised, which favours low-dimensional, already-clean
-  features over wide random ones (docs/experiments.md: "Choosing the probe's regularisation")."""
-  z, y, known, standardise = _probe_inputs(train_x, train_y)
-  p = _fit_logistic(z, y, known, steps=steps, lr=lr, weight_decay=weight_decay)
-  return standardise(test_x) @ np.asarray(p["w"]) + np.asarray(p["b"])
-
-
-def linear_probe(train_x, train_y, test_x, **kw) -> np.ndarray:
-  """`linear_probe_logits`'s decisions: [M, A] bool, present where the probability > 0.5."""
-  return linear_probe_logits(train_x, train_y, test_x, **kw) > 0.0
-
-
-@functools.partial(jax.jit, static_argnames=("steps",))
 def _fit_l2_logistic(x, y, known, l2, *, steps):
   """Class-balanced L2-regularised logistic regressions, one per label column, for each strength in
   l2 [G]: minimises mean weighted BCE + l2/2 ||W||^2 (the intercept is not penalised) with L-BFGS.
@@ -225,7 +200,7 @@ def select_l2(x, y, groups, l2_grid, steps=100) -> tuple:
   names = sorted(set(groups.tolist()))
   if len(names) < 2:
     raise ValueError(f"Choosing the probe's L2 needs >= 2 subject groups in the training folds, "
-                     f"got {names}; set config.probe.kind='adamw' for the fixed probe")
+                     f"got {names}")
   scores = np.zeros(len(l2_grid))
   for g in names:
     held = groups == g
@@ -258,29 +233,24 @@ def summarise(results: list, aus) -> dict:
 def cross_validate(features: np.ndarray, data: LabelledSet, probe: dict) -> tuple:
   """3-fold subject-exclusive linear-probe results for one encoder's features [N, F].
 
-  probe['kind']: 'l2_cv' (the config's default) chooses the L2 strength in probe['l2_grid'] per
-  fold by leave-one-part-out on that fold's training parts (the test part is never seen), then
-  fits on both; 'adamw' is the fixed probe (probe['steps'], ['lr'], ['weight_decay']).
+  Per fold, the L2 strength in probe['l2_grid'] is chosen by leave-one-part-out on that fold's
+  training parts (the test part is never seen), then the probe is fitted on both with
+  probe['lbfgs_steps'] L-BFGS steps.
   Returns (the result of report.json, out-of-fold logits [N, A]: each frame's from the fold that
   tests it).
   """
-  kind = probe.get("kind")
-  if kind not in ("l2_cv", "adamw"):
-    raise ValueError(f"config.probe.kind must be 'l2_cv' or 'adamw', got {kind!r}")
+  if probe.get("kind", "l2_cv") != "l2_cv":
+    raise ValueError(f"config.probe.kind must be 'l2_cv' (the fixed AdamW probe was removed in "
+                     f"2.0.0, docs/experiments.md), got {probe.get('kind')!r}")
   results = []
   out_of_fold = np.full(data.labels.shape, np.nan, np.float32)
+  grid = tuple(probe["l2_grid"])
   for k, train, test in folds(data):
-    extra = {}
-    if kind == "l2_cv":
-      grid = tuple(probe["l2_grid"])
-      l2, scores = select_l2(features[train], data.labels[train], data.parts[train], grid,
-                             probe["lbfgs_steps"])
-      logits = l2_probe_logits(features[train], data.labels[train], features[test], (l2,),
-                               probe["lbfgs_steps"])[0]
-      extra = {"l2": l2, "inner_f1": {f"{g:g}": float(v) for g, v in zip(grid, scores)}}
-    else:
-      logits = linear_probe_logits(features[train], data.labels[train], features[test],
-                                   **{n: probe[n] for n in ("steps", "lr", "weight_decay")})
+    l2, scores = select_l2(features[train], data.labels[train], data.parts[train], grid,
+                           probe["lbfgs_steps"])
+    logits = l2_probe_logits(features[train], data.labels[train], features[test], (l2,),
+                             probe["lbfgs_steps"])[0]
     out_of_fold[test] = logits
-    results.append({**fold_result(k, test, logits, data), **extra})
+    results.append({**fold_result(k, test, logits, data), "l2": l2,
+                    "inner_f1": {f"{g:g}": float(v) for g, v in zip(grid, scores)}})
   return summarise(results, data.aus), out_of_fold

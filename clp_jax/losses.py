@@ -23,37 +23,6 @@ def _time_gaps(frame_index: jax.Array) -> jax.Array:
   return jnp.abs(t[:, :, None] - t[:, None, :])
 
 
-DETREND_ORDERS = {"": None, "mean": 0, "linear": 1, "quadratic": 2}
-
-
-def detrend(z: jax.Array, frame_index: jax.Array, order: int) -> jax.Array:
-  """Each clip's codes minus their least-squares polynomial trend in time, renormalised.
-
-  A temporal loss rewards a code that changes slowly and steadily inside a clip. The head's
-  drift does that in every clip (in the synthetic corpus a straight line in time leaves 4% of a
-  clip's within-clip pose variance and 2% of its framing, a parabola 0.1%), while an expression
-  changes in steps (22% and 7% of the AU intensities' variance left): contrasting what is left
-  after the trend takes the reward for following the drift away and keeps 5-70x more of the
-  AUs' change than of the pose's. Measured (docs/experiments.md, "Removing each clip's trend"):
-  the codes turn smooth in time instead, the residual vanishes and the losses sit at chance.
-  z: [B, K, D]; frame_index: [B, K] int; order: degree of the polynomial (0 removes the clip's
-  mean). Returns [B, K, D], L2-normalised.
-  """
-  return l2_normalize(trend_residual(z, frame_index, order))
-
-
-def trend_residual(z: jax.Array, frame_index: jax.Array, order: int) -> jax.Array:
-  """[B, K, D] codes minus their least-squares polynomial of degree `order` in each clip's
-  frame_index [B, K]. Returns [B, K, D]."""
-  t = frame_index.astype(jnp.float32)
-  t = t - jnp.mean(t, axis=1, keepdims=True)
-  t = t / (jnp.sqrt(jnp.mean(t * t, axis=1, keepdims=True)) + 1e-6)  # conditioning of V'V
-  basis = jnp.stack([t ** p for p in range(order + 1)], axis=-1)  # [B, K, order + 1]
-  gram = jnp.einsum("bkp,bkq->bpq", basis, basis)
-  coef = jnp.linalg.solve(gram, jnp.einsum("bkp,bkd->bpd", basis, z))  # [B, order + 1, D]
-  return z - jnp.einsum("bkp,bpd->bkd", basis, coef)
-
-
 def temporal_margin_loss(z: jax.Array, frame_index: jax.Array, *, pos_window: float,
                          margin: float, max_margin: float) -> jax.Array:
   """Margin-based temporal contrast inside each clip.
@@ -76,20 +45,15 @@ def temporal_margin_loss(z: jax.Array, frame_index: jax.Array, *, pos_window: fl
 
 
 def clip_infonce(z: jax.Array, frame_index: jax.Array, *, temperature: float, pos_window: float,
-                 cross_clip: bool, video: jax.Array = None) -> jax.Array:
+                 cross_clip: bool) -> jax.Array:
   """Multi-positive InfoNCE: positives are an anchor's temporal neighbours in its clip.
 
   The candidates in the denominator are the other frames of the same clip, plus (cross_clip)
-  every frame of every other clip in the global batch. With `video` ([B] int, a key per clip),
-  a clip's group is its video rather than itself: the other clips of the same video join the
-  candidates, positives and negatives are decided by the time gap inside the video, and a frame
-  that two overlapping clips share is never its own negative. Those clips show the same person
-  at other moments, so they add negatives that identity cannot tell apart (unlike cross_clip).
-  Anchors without a positive are skipped.
+  every frame of every other clip in the global batch. Anchors without a positive are skipped.
   z: [B, K, D] normalised; frame_index: [B, K]. Returns a scalar.
   """
   b, k, _ = z.shape
-  if video is None and not cross_clip:
+  if not cross_clip:
     gap = _time_gaps(frame_index)
     positive = (gap > 0) & (gap <= pos_window)  # [B, K, K]
     logits = jnp.einsum("bid,bjd->bij", z, z) / temperature  # [B, K, K]
@@ -97,14 +61,12 @@ def clip_infonce(z: jax.Array, frame_index: jax.Array, *, temperature: float, po
   else:
     flat = z.reshape(b * k, -1)
     logits = flat @ flat.T / temperature  # [N, N] over the global batch
-    group = jnp.arange(b) if video is None else video
-    group = jnp.repeat(group, k)  # [N]: each frame's clip (or video)
-    same = group[:, None] == group[None, :]
+    clip = jnp.repeat(jnp.arange(b), k)  # [N]: each frame's clip
+    same = clip[:, None] == clip[None, :]
     t = frame_index.reshape(b * k).astype(jnp.float32)
     gap = jnp.abs(t[:, None] - t[None, :])
     pos = same & (gap > 0) & (gap <= pos_window)
-    twin = same & (gap == 0)  # the frame itself (or its copy in an overlapping clip)
-    cand = ~twin if cross_clip else same & ~twin
+    cand = ~(same & (gap == 0))  # every frame but the anchor itself
   neg_inf = jnp.finfo(logits.dtype).min
   log_pos = jax.nn.logsumexp(jnp.where(pos, logits, neg_inf), axis=-1)
   log_all = jax.nn.logsumexp(jnp.where(cand, logits, neg_inf), axis=-1)
@@ -125,15 +87,6 @@ def queue_infonce(q: jax.Array, key: jax.Array, queue: jax.Array, *, temperature
 def reconstruction_loss(recon: jax.Array, target: jax.Array) -> jax.Array:
   """L1 between images [N, h, w, 3] in [0, 1]."""
   return jnp.mean(jnp.abs(recon - target))
-
-
-def clip_consistency_loss(z: jax.Array) -> jax.Array:
-  """Spread of a code inside each clip: mean squared distance of the frames' codes to their
-  clip's mean. The person is constant inside a clip, so a person code should not move there.
-
-  z: [B, K, D] normalised codes. Returns a scalar.
-  """
-  return jnp.mean(jnp.sum((z - jnp.mean(z, axis=1, keepdims=True)) ** 2, axis=-1))
 
 
 def code_consistency_loss(code: jax.Array, target: jax.Array, weight: jax.Array) -> jax.Array:
@@ -164,30 +117,6 @@ def cir_infonce(code: jax.Array, target: jax.Array, weight: jax.Array, *,
   logits = q @ k.T / temperature  # [N, N]
   per_row = jax.nn.logsumexp(logits, axis=-1) - jnp.diagonal(logits)
   return _weighted_mean(per_row, weight)
-
-
-def pose_explained_variance(z: jax.Array, geometry: jax.Array, *, ridge: float = 1e-3) -> jax.Array:
-  """The share of the codes' within-clip variance that a linear map of the head's geometry explains.
-
-  Both are centred on their clip's mean (what the temporal losses see is change inside a clip),
-  then pooled over the batch, and z is regressed on the geometry by least squares:
-  sum ||P z||^2 / sum ||z||^2 with P the projection onto the geometry's columns (the R^2 of that
-  regression over all code dimensions together). Pooling over clips is what makes it a pose
-  penalty: a code that follows the AUs moves with the head in some clips and against it in
-  others, so only a code that follows the head explains much. The geometry (standardised,
-  with a small ridge for clips where a column is constant) is data and gets no gradient.
-
-  z: [B, K, D]; geometry: [B, K, G] (`head_pose.head_geometry`). Returns a scalar in [0, 1].
-  """
-  zc = z - jnp.mean(z, axis=1, keepdims=True)
-  g = jax.lax.stop_gradient(geometry.astype(z.dtype))
-  gc = g - jnp.mean(g, axis=1, keepdims=True)
-  zc, gc = zc.reshape(-1, zc.shape[-1]), gc.reshape(-1, gc.shape[-1])
-  gc = gc / (jnp.std(gc, axis=0, keepdims=True) + 1e-6)
-  gram = gc.T @ gc + ridge * gc.shape[0] * jnp.eye(gc.shape[1], dtype=gc.dtype)  # [G, G]
-  cross = gc.T @ zc  # [G, D]
-  explained = jnp.sum(cross * jnp.linalg.solve(gram, cross))
-  return explained / (jnp.sum(zc * zc) + 1e-8)
 
 
 def _weighted_mean(values: jax.Array, weight: jax.Array) -> jax.Array:

@@ -16,6 +16,7 @@ def markdown(report: dict) -> str:
   for r in report["results"]:
     lines.append(f"| {r['encoder']} | **{r['mean_f1']:.3f}** | "
                  + " | ".join(f"{r['per_au_f1'][a]:.3f}" for a in aus) + " |")
+  lines += _scale_lines(report.get("scale"))
   if any("seen_mean_f1" in r for r in report["results"]):
     lines += ["", "Subjects seen in pretraining vs unseen (test folds by whether their part was in "
               "the encoder's pretraining split):", "",
@@ -47,6 +48,29 @@ def markdown(report: dict) -> str:
     lines += ["", "Per-frame out-of-fold predictions (probability, decision and label per AU; "
               "`clp_jax.predictions`): " + ", ".join(f"{n}: `{f}`" for n, f in files) + "."]
   return "\n".join(lines) + "\n"
+
+
+def _scale_lines(scale) -> list:
+  """What the baselines say about the scale (`clp_jax.baselines.scale`), as markdown lines."""
+  if not scale:
+    return []
+  if scale.get("resolvable") is None:
+    return ["", f"Scale: not judged ({scale['reason']})."]
+  head = "resolves encoders" if scale["resolvable"] else "**cannot resolve encoders**"
+  lines = ["", f"Scale: this protocol {head}: {scale['reason']}."]
+  if scale["encoders"]:
+    lines += ["", "| encoder | vs all_present | fold SD | above all_present by > "
+              f"{scale['resolve_sds']:g} fold SDs | gap closed (random_init -> supervised) |",
+              "|---|---|---|---|---|"]
+    for name, e in scale["encoders"].items():
+      gap = "-" if e["gap_closed"] is None else f"{100 * e['gap_closed']:.0f}%"
+      if name == "random_init":
+        gap = "(the reference)"
+      elif e["gap_closed"] is None and not scale["resolvable"]:
+        gap = "not resolvable"
+      lines.append(f"| {name} | {e['vs_all_present']:+.3f} | {e['fold_sd']:.3f} | "
+                   f"{'yes' if e['above_all_present'] else 'no'} | {gap} |")
+  return lines
 
 
 def plot(report: dict, path: str) -> None:

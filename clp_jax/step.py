@@ -16,13 +16,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from clp_jax import head_pose
 from clp_jax import losses
 from clp_jax import sharding
 from clp_jax.data import augment
 from clp_jax.models import clp as clp_model
 from clp_jax.models import initialise
-from clp_jax.models import motion as motion_lib
 
 
 @flax.struct.dataclass
@@ -39,8 +37,7 @@ def make_model(config) -> clp_model.CLPModel:
   m = config.model
   return clp_model.CLPModel(depth=m.depth, au_dim=m.au_dim, person_dim=m.person_dim,
                             proj_dim=m.proj_dim, hidden=m.hidden, decoder_size=m.decoder_size,
-                            person_encoder=m.get("person_encoder", "shared"),
-                            motion=config.loss.get("motion", 0.0) > 0,
+                            person_encoder=m.person_encoder,
                             dtype=jnp.dtype(m.dtype))
 
 
@@ -78,48 +75,6 @@ def _frames(batch, image_size, input_norm):
   return clp_model.normalize(views, input_norm).reshape((b * k,) + views.shape[2:]), views
 
 
-def motion_terms(params, model, x, out, b: int, k: int, gap: int, pool: int = 1) -> dict:
-  """TCAE's motion loss on CLP's codes (`motion_lib`): each frame t of a clip moved onto frame
-  t + gap by the head's field (from pose codes) plus the face's field (from AU codes). The
-  'pose_only' warp is a second, gradient-free warp of the same pairs, for reading only (the whole motion
-  loss adds 0.5% to the step's FLOPs).
-
-  x: normalised frames [B*K, S, S, 3]; out: the model's outputs on them; pool: the photometric
-  error is taken on pool x pool means of the warped and target pixels, where the frames' own
-  noise (sensor, JPEG) is averaged down and the motion is not (on the synthetic corpus, with the
-  head held still |frame t - frame t+4| is still 3/4 of what it is with the head moving).
-  Returns scalars:
-  'photo' the mean |warped source - target| (what the loss minimises), 'au_flow' the face's
-  field's mean |dy| + |dx| in pixels (charged by loss.motion_sparsity), and, not trained on, 'static'
-  (|source - target|, no motion) and 'pose_only' (the head's field alone) to read against 'photo'.
-  """
-  n, s = b * (k - gap), x.shape[1]
-  if not 1 <= gap < k:
-    raise ValueError(f"config.loss.motion_gap must be in [1, {k - 1}] for clips of {k} frames, "
-                     f"got {gap}")
-  if s % pool:
-    raise ValueError(f"config.loss.motion_pool={pool} must divide config.image_size={s}")
-  frames = x.reshape((b, k) + x.shape[1:])
-  src = frames[:, :-gap].reshape((n,) + x.shape[1:])
-  tgt = frames[:, gap:].reshape((n,) + x.shape[1:])
-  pair = lambda v: (v.reshape(b, k, -1)[:, :-gap].reshape(n, -1),
-                    v.reshape(b, k, -1)[:, gap:].reshape(n, -1))
-  (au_s, au_t), (feat_s, feat_t) = pair(out["au"]), pair(out["features"])
-  pose_grid, au_grid = model.apply({"params": params}, au_s, au_t, feat_s, feat_t,
-                                   method=model.motion_fields)
-  pose_flow, au_flow = motion_lib.upsample(pose_grid, s), motion_lib.upsample(au_grid, s)
-  def error(u, v):
-    if pool > 1:
-      u, v = motion_lib.block_mean(u, pool), motion_lib.block_mean(v, pool)
-    return jnp.mean(jnp.abs(u - v))
-  photo = error(motion_lib.warp(src, pose_flow + au_flow), tgt)
-  pose_only = error(motion_lib.warp(src, jax.lax.stop_gradient(pose_flow)), tgt)
-  # L1 (|dy| + |dx|), as TCAE charges it: a Euclidean length would have no gradient at zero,
-  # where the field starts.
-  return {"photo": photo, "au_flow": jnp.mean(jnp.sum(jnp.abs(au_flow), axis=-1)),
-          "static": error(src, tgt), "pose_only": jax.lax.stop_gradient(pose_only)}
-
-
 def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = True):
   """Total loss and (metrics, new batch_stats, moco keys).
 
@@ -127,7 +82,7 @@ def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = Tr
   losses, `eval_step`).
   """
   cl = config.loss
-  input_norm = config.model.get("input_norm", "imagenet")
+  input_norm = config.model.input_norm
   x, views = _frames(batch, config.image_size, input_norm)
   b, k = views.shape[:2]
 
@@ -138,56 +93,24 @@ def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = Tr
     return model.apply({"params": v, "batch_stats": bs}, inp, train=True, person=person,
                        mutable=["batch_stats"])
 
-  # A person CNN of its own runs on the CIR frames only (below), unless every frame's person code
-  # is needed (person_clip): on all frames 3/4 of its work would be thrown away.
-  out, upd = run(params, state.batch_stats, x, person=cl.get("person_clip", 0.0) > 0)
+  # A person CNN of its own runs on the CIR frames only (below): on all frames 3/4 of its work
+  # would be thrown away.
+  out, upd = run(params, state.batch_stats, x, person=False)
   batch_stats = upd["batch_stats"]
   au = losses.l2_normalize(out["au"]).reshape(b, k, -1)
   proj = losses.l2_normalize(out["proj"]).reshape(b, k, -1)
   t = batch["frame_index"]
-  order = losses.DETREND_ORDERS[cl.get("detrend", "")]
-  if order is not None and k < order + 2:
-    raise ValueError(f"config.loss.detrend={cl.detrend!r} fits {order + 1} coefficients per clip, "
-                     f"which leaves nothing of clips of {k} frames; needs >= {order + 2} frames")
-  # The within-clip losses may see the codes' change around each clip's trend in time only; every
-  # other use of the codes (CIR, MoCo, the pose share logged below) sees them as they are.
-  au_t, proj_t = (au, proj) if order is None else (losses.detrend(au, t, order),
-                                                  losses.detrend(proj, t, order))
   metrics = {}
   total = 0.0
   if cl.temporal_margin > 0:
     metrics["temporal_margin"] = losses.temporal_margin_loss(
-        au_t, t, pos_window=cl.pos_window, margin=cl.margin, max_margin=cl.max_margin)
+        au, t, pos_window=cl.pos_window, margin=cl.margin, max_margin=cl.max_margin)
     total += cl.temporal_margin * metrics["temporal_margin"]
   if cl.infonce > 0:
     metrics["infonce"] = losses.clip_infonce(
-        proj_t, t, temperature=cl.temperature, pos_window=cl.pos_window,
-        cross_clip=cl.cross_clip_negatives,
-        video=batch["video_key"] if cl.get("video_negatives", False) else None)
+        proj, t, temperature=cl.temperature, pos_window=cl.pos_window,
+        cross_clip=cl.cross_clip_negatives)
     total += cl.infonce * metrics["infonce"]
-  pose_weight = cl.get("pose_decorrelation", 0.0)
-  if pose_weight > 0 and "landmarks" not in batch:
-    raise ValueError("config.loss.pose_decorrelation > 0 needs landmarks in the pretraining "
-                     "records (feature 'landmarks', [K, 3, 2]); this corpus has none")
-  if "landmarks" in batch:
-    # The head's pose in the frames as the encoder sees them (after crop and mirror). The share of
-    # the codes' within-clip change it explains is logged whenever the corpus has landmarks, and
-    # penalised with pose_decorrelation > 0, so that the temporal losses cannot be met by
-    # following the head's drift.
-    geometry = head_pose.head_geometry(
-        augment.view_points(batch["landmarks"], batch["view"], config.image_size))
-    metrics["pose_r2"] = losses.pose_explained_variance(au, geometry)
-    metrics["pose_r2_proj"] = losses.pose_explained_variance(proj, geometry)
-    if pose_weight > 0:
-      total += pose_weight * (metrics["pose_r2"] + metrics["pose_r2_proj"])
-  if cl.get("motion", 0.0) > 0:
-    terms = motion_terms(params, model, x, out, b, k, cl.motion_gap, cl.get("motion_pool", 1))
-    metrics.update({f"motion_{name}": v for name, v in terms.items()})
-    total += cl.motion * (terms["photo"] + cl.motion_sparsity * terms["au_flow"])
-  if cl.get("person_clip", 0.0) > 0:
-    metrics["person_clip"] = losses.clip_consistency_loss(
-        losses.l2_normalize(out["person"]).reshape(b, k, -1))
-    total += cl.person_clip * metrics["person_clip"]
   keys = None
   if cl.moco > 0:
     # The momentum encoder sees each frame's next neighbour in its clip: the positive key.
@@ -217,18 +140,8 @@ def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = Tr
                               (b * cl.cir_frames, ds, ds, 3), "linear")
     # recon_au_grad=False: plain reconstruction trains the decoder and the person code only, so
     # rebuilding a person's appearance never asks the AU code to carry it.
-    au_recon = au_a if cl.get("recon_au_grad", True) else jax.lax.stop_gradient(au_a)
-    # recon_swap: frame t is rebuilt from its own AU code and the person code of another frame of
-    # its clip (same person, other moment), so what frame t does must come through its AU code.
-    # Meant to make the person code a person code (without it, its subject share is that of an
-    # untrained head); measured, it makes it a *video* code instead (pose offset, lighting and
-    # camera are as constant in a clip as the person) and F1 falls: off by default
-    # (docs/experiments.md, "Is the person code a person code?"; model.person_encoder="cnn" is
-    # the factoring that works).
-    person_recon = person_a
-    if cl.get("recon_swap", False):
-      person_recon = jnp.roll(person, 1, axis=1).reshape(b * cl.cir_frames, -1)
-    recon = model.apply({"params": params}, au_recon, person_recon, method=model.decode)
+    au_recon = au_a if cl.recon_au_grad else jax.lax.stop_gradient(au_a)
+    recon = model.apply({"params": params}, au_recon, person_a, method=model.decode)
     metrics["recon"] = losses.reconstruction_loss(recon, target)
     total += cl.recon * metrics["recon"]
     if cl.cir > 0:
@@ -236,7 +149,7 @@ def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = Tr
       # teach it a private channel for the AU code that only this encoder reads back; the encoder
       # must then find A's AU code in a face rebuilt with B's person code by a plain decoder.
       dec_params = params
-      if not cl.get("cir_decoder_grad", True):
+      if not cl.cir_decoder_grad:
         dec_params = dict(params, decoder=jax.lax.stop_gradient(params["decoder"]))
       cross = model.apply({"params": dec_params}, au_a, person_b, method=model.decode)
       s = config.image_size
@@ -246,7 +159,7 @@ def loss_fn(params, state: TrainState, batch, *, model, config, train: bool = Tr
       # the running statistics: those normalise real faces at export, and blurry 32 px decodes
       # would otherwise pull them halfway towards their own (one update of each kind per step).
       cross_out, _ = run(params, batch_stats, cross)
-      cir_loss = cl.get("cir_loss", "mse")
+      cir_loss = cl.cir_loss
       if cir_loss == "infonce":
         metrics["cir_au"] = losses.cir_infonce(cross_out["au"], au_a, other,
                                                temperature=cl.cir_temperature)

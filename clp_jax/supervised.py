@@ -14,6 +14,7 @@ import numpy as np
 import optax
 
 from clp_jax import evaluate
+from clp_jax import metrics
 from clp_jax.data import augment
 from clp_jax.models import clp as clp_model
 from clp_jax.models import initialise
@@ -48,7 +49,8 @@ def train_and_predict(train_images, train_labels, test_images, **kw) -> np.ndarr
 
 def train_and_logits(train_images, train_labels, test_images, *, depth, image_size, steps,
                      batch_size, lr, seed=0, encoder=None, encoder_lr_scale=1.0,
-                     input_norm="imagenet") -> np.ndarray:
+                     input_norm="imagenet", val_images=None, val_labels=None, eval_every=0,
+                     patience=0, history=None) -> np.ndarray:
   """Trains on (images [N, H, W, 3] uint8, labels [N, A] int with unknowns), gives the test
   images' logits [M, A] float32.
 
@@ -56,14 +58,22 @@ def train_and_logits(train_images, train_labels, test_images, *, depth, image_si
   depth (an exported encoder) that the whole network starts from (fine-tuning); the AU head
   always starts fresh. encoder_lr_scale: the ResNet's learning rate as a fraction of lr (the
   head's), so a pretrained encoder can move slower than its fresh head. input_norm: the kind of
-  `clp_model.normalize` (an encoder's own, from its encoder.json).
+  `clp_model.normalize` (an encoder's own, from its encoder.json). val_images / val_labels,
+  eval_every, patience: early stopping (`train`); history: a dict that `train` fills.
   """
   _, variables = train(train_images, train_labels, depth=depth, image_size=image_size,
                        steps=steps, batch_size=batch_size, lr=lr, seed=seed, encoder=encoder,
-                       encoder_lr_scale=encoder_lr_scale, input_norm=input_norm)
+                       encoder_lr_scale=encoder_lr_scale, input_norm=input_norm,
+                       val_images=val_images, val_labels=val_labels, eval_every=eval_every,
+                       patience=patience, history=history)
+  return logits(variables, test_images, depth=depth, image_size=image_size,
+                num_aus=train_labels.shape[1], input_norm=input_norm, batch_size=batch_size)
 
-  predict = _predict_fn(depth, train_labels.shape[1], image_size, input_norm)
-  return evaluate.batched_apply(functools.partial(predict, variables), test_images, batch_size)
+
+def logits(variables, images, *, depth, image_size, num_aus, input_norm, batch_size) -> np.ndarray:
+  """A trained Classifier's logits on images [M, H, W, 3] uint8: [M, A] float32."""
+  predict = _predict_fn(depth, num_aus, image_size, input_norm)
+  return evaluate.batched_apply(functools.partial(predict, variables), images, batch_size)
 
 
 @functools.lru_cache(maxsize=4)
@@ -89,10 +99,20 @@ def _predict_fn(depth, num_aus, image_size, input_norm):
 
 
 def train(train_images, train_labels, *, depth, image_size, steps, batch_size, lr, seed=0,
-          encoder=None, encoder_lr_scale=1.0, input_norm="imagenet") -> tuple:
-  """The training of `train_and_logits`: returns (Classifier, its trained variables)."""
+          encoder=None, encoder_lr_scale=1.0, input_norm="imagenet", val_images=None,
+          val_labels=None, eval_every=0, patience=0, history=None) -> tuple:
+  """The training of `train_and_logits`: returns (Classifier, its trained variables).
+
+  steps: the most steps (the learning-rate schedule's length). With val_images [V, H, W, 3] and
+  val_labels [V, A] (frames of subjects kept out of the training frames) and eval_every > 0:
+  every eval_every steps the mean F1 on them (probability 0.5) is measured, the best variables
+  are kept and returned, and training stops after `patience` measurements without a better one
+  (0: runs all steps). history, if a dict, receives "val_f1" [(step, F1), ...], "best_step" and
+  "steps_run".
+  """
   if encoder_lr_scale < 0:
     raise ValueError(f"encoder_lr_scale must be >= 0, got {encoder_lr_scale}")
+  early = val_images is not None and eval_every > 0
   model = Classifier(depth, train_labels.shape[1])
   rng = np.random.default_rng(seed)
   known = ((train_labels == 0) | (train_labels == 1)).astype(np.float32)
@@ -109,12 +129,34 @@ def train(train_images, train_labels, *, depth, image_size, steps, batch_size, l
   h, w = train_images.shape[1:3]
   params, batch_stats = variables["params"], variables["batch_stats"]
   cfg = augment.AugmentConfig()
-  for _ in range(steps):
-    idx = rng.choice(len(train_images), batch_size, replace=False)
+  curve, best, best_step, since_best, done = [], -1.0, 0, 0, 0
+  best_vars = {"params": params, "batch_stats": batch_stats}
+  # Epochs of shuffled frames, not draws with replacement: every frame is seen once per epoch.
+  order = np.empty((0,), np.int64)
+  for done in range(1, steps + 1):
+    if len(order) < batch_size:
+      order = np.concatenate([order, rng.permutation(len(train_images))])
+    idx, order = np.sort(order[:batch_size]), order[batch_size:]
     views = augment.draw_views(batch_size, h, w, cfg, rng)
     params, batch_stats, opt_state, _ = step(params, batch_stats, opt_state, train_images[idx],
                                              views, y[idx], known[idx], w_pos, w_neg)
-  return model, {"params": params, "batch_stats": batch_stats}
+    if early and (done % eval_every == 0 or done == steps):
+      current = {"params": params, "batch_stats": batch_stats}
+      pred = logits(current, val_images, depth=depth, image_size=image_size,
+                    num_aus=train_labels.shape[1], input_norm=input_norm, batch_size=128) > 0
+      f1 = float(np.nanmean(metrics.f1_scores(pred, val_labels)["f1"]))
+      curve.append((done, f1))
+      if f1 > best:
+        best, best_step, best_vars, since_best = f1, done, current, 0
+      else:
+        since_best += 1
+        if patience and since_best >= patience:
+          break
+  if not early:
+    best_vars, best_step = {"params": params, "batch_stats": batch_stats}, done
+  if isinstance(history, dict):
+    history.update(val_f1=curve, best_step=best_step, steps_run=done)
+  return model, best_vars
 
 
 @functools.lru_cache(maxsize=4)

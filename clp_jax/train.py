@@ -15,7 +15,6 @@ import tensorboardX
 import tqdm
 
 from clp_jax import checkpoint
-from clp_jax import losses
 from clp_jax import sharding
 from clp_jax import step as step_lib
 from clp_jax import validation
@@ -25,21 +24,6 @@ from clp_jax.data import sources
 
 class NonFiniteLossError(FloatingPointError):
   """The loss or a gradient became NaN/Inf; the run stopped without saving the bad state."""
-
-
-def _check_detrend(loss_config) -> None:
-  """loss.detrend must name a trend, and works on one clip at a time."""
-  detrend = loss_config.get("detrend", "")
-  if detrend not in losses.DETREND_ORDERS:
-    raise ValueError(f"config.loss.detrend={detrend!r}: expected one of "
-                     f"{sorted(losses.DETREND_ORDERS)} ('' is off)")
-  crossing = [name for name in ("cross_clip_negatives", "video_negatives")
-              if loss_config.get(name, False)]
-  if detrend and crossing:
-    raise ValueError(
-        f"config.loss.detrend={detrend!r} removes each clip's own trend, so codes of different "
-        f"clips are no longer comparable, but config.loss.{crossing[0]}=True compares them; "
-        f"turn one of the two off")
 
 
 def train(config, workdir: str) -> step_lib.TrainState:
@@ -64,17 +48,6 @@ def train(config, workdir: str) -> step_lib.TrainState:
   # ---------------------------------------------------------------------------------- input
   source, info = sources.open_source(config.data.name, config.data.config, config.data.split,
                                      config.data.data_dir)
-  if config.loss.get("pose_decorrelation", 0.0) > 0 and "landmarks" not in info.features:
-    raise ValueError(
-        f"config.loss.pose_decorrelation={config.loss.pose_decorrelation} needs per-frame "
-        f"landmarks in the pretraining records, but {config.data.name}/{config.data.config} "
-        f"{info.version} in {config.data.data_dir} has only {sorted(info.features)}. Rebuild it "
-        f"with: {sources.build_command(config.data.name, config.data.config, config.data.data_dir)}")
-  if config.loss.get("video_negatives", False) and config.data.get("clips_per_video", 1) < 2:
-    raise ValueError(
-        f"config.loss.video_negatives=True needs batches with several clips per video, but "
-        f"config.data.clips_per_video={config.data.get('clips_per_video', 1)}; set it to 2 or more")
-  _check_detrend(config.loss)
   data = pipeline.pretrain_dataset_from_config(source, config, seed=config.seed)
   data_iter = iter(data)
 

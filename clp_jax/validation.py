@@ -29,9 +29,8 @@ def split_names(split: str) -> set:
 def fixed_batches(config, split: str, num_batches: int) -> list:
   """num_batches host batches of split's clips, drawn once with a fixed seed.
 
-  The clips go through config.data's transforms (crop, flip, stabilisation: the losses are defined
-  on the views the encoder trains on) but every clip is eligible (no stillest selection). Each batch
-  is a dict as `pipeline.pretrain_dataset` yields: "clip" [B_local, K, H, W, 3] uint8, "view"
+  The clips go through config.data's transforms (crop, flip: the losses are defined on the views
+  the encoder trains on). Each batch is a dict as `pipeline.pretrain_dataset` yields: "clip" [B_local, K, H, W, 3] uint8, "view"
   [B_local, K, VIEW_DIM], "frame_index" [B_local, K], "subject_id" [B_local], ...
   """
   if num_batches < 1:
@@ -40,7 +39,7 @@ def fixed_batches(config, split: str, num_batches: int) -> list:
                                   config.data.data_dir)
   try:
     data = pipeline.pretrain_dataset_from_config(
-        source, config, seed=config.seed + SEED_OFFSET, stillest_fraction=1.0)
+        source, config, seed=config.seed + SEED_OFFSET)
   except ValueError as e:
     raise ValueError(f"Split {split!r} of {config.data.name}/{config.data.config} cannot give "
                      f"batches of {config.global_batch_size} clips for the held-out losses "

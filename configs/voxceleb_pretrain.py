@@ -42,12 +42,8 @@ def get_config(arg: str = "chips=8") -> ml_collections.ConfigDict:
   c.data.config = "pretrain"
   c.data.split = "part1+part2+part3"
   c.data.num_threads = 16
-  # data.stabilise stays the default's 'rigid_still_surround', measured on synthetic_au only. It is
-  # host work in the input threads: ~125 ms a clip of 8 frames at 224 px on one busy core of the
-  # 2-core CPU (18 ms at 96 px; 2026-11-30), so 32 clips a chip cost ~4 core-seconds a chip a
-  # step. Where the input pipeline bounds the step (benchmarks/input_pipeline.py), give it more
-  # input threads and cores, or set '' and measure what it costs in F1 (the builders cannot yet
-  # write stabilised clips once, at build time).
+  # Faces are aligned once, when the corpus is built (as synthetic_au's are): the input threads
+  # only decode JPEG and draw views.
   c.image_size = 224
   c.global_batch_size = 32 * chips
   c.num_steps = 200_000

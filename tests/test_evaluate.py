@@ -101,7 +101,7 @@ def test_linear_probe_separates_separable_features():
   x = np.concatenate([y * 2.0 + rng.normal(0, 0.3, y.shape), rng.normal(size=(400, 5))], 1)
   y_masked = y.copy()
   y_masked[rng.random(y.shape) < 0.2] = 9
-  pred = evaluate.linear_probe(x[:300], y_masked[:300], x[300:])
+  pred = evaluate.l2_probe(x[:300], y_masked[:300], x[300:], (1e-2,))[0]
   assert (pred == y[300:].astype(bool)).mean() > 0.97
 
 

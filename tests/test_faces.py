@@ -64,15 +64,20 @@ def test_aligned_video_keeps_the_labels_and_is_deterministic():
                                 video_lib.generate_video(0, 4, 1, 16, 64, align=True).frames)
 
 
-def test_aligned_config_builds_the_same_records_with_aligned_faces(tiny_data_dir, tmp_path):
+def test_default_configs_store_aligned_faces_with_the_labels_of_the_camera_frames(tiny_data_dir,
+                                                                                 tmp_path):
+  """The default (here tiny) configs hold aligned crops; the same corpus built with align=False
+  has the same records and labels, only the pixels differ."""
   from clp_jax.data import sources  # pylint: disable=g-import-not-at-top
   from data_builders.synthetic_au import synthetic_au_dataset_builder as sau  # pylint: disable=g-import-not-at-top
-  sau.SyntheticAu(config="tiny_labelled_aligned", data_dir=str(tmp_path),
-                  file_format="array_record").download_and_prepare()
+  unaligned = sau.SyntheticAuConfig(name="tiny_labelled", kind="labelled", align=False, **sau.TINY)
+  builder = sau.SyntheticAu(config=unaligned, data_dir=str(tmp_path), file_format="array_record")
+  builder.download_and_prepare()
   split = "part1+part2+part3"
-  raw, _ = sources.open_source("synthetic_au", "tiny_labelled", split, tiny_data_dir)
-  aligned, info = sources.open_source("synthetic_au", "tiny_labelled_aligned", split, str(tmp_path))
-  assert info.metadata["aligned"] is True and len(aligned) == len(raw)
+  raw = builder.as_data_source(split=split)
+  aligned, info = sources.open_source("synthetic_au", "tiny_labelled", split, tiny_data_dir)
+  assert info.metadata["aligned"] is True and builder.info.metadata["aligned"] is False
+  assert len(aligned) == len(raw)
   for i in range(0, len(raw), 7):
     a, r = aligned[i], raw[i]
     assert a["video_id"] == r["video_id"] and a["frame_index"] == r["frame_index"]

@@ -263,37 +263,6 @@ def test_unknown_person_encoder_is_a_clear_error(tiny_data_dir):
     step_lib.sharded_step(config, sharding.make_mesh(1)).init(jax.random.key(0))
 
 
-def test_swapped_reconstruction_takes_the_person_code_of_the_same_clip(tiny_data_dir):
-  """recon_swap rebuilds a frame from another frame's person code *of its own clip*: on clips
-  whose frames are all the same image (and view) the swap changes nothing, on real clips it
-  does. Taking another clip's person code would change the first as well."""
-  config = tiny_run_config(tiny_data_dir)
-  mesh, clp, state, batch = _one_device_step(config)
-  host = jax.tree.map(np.asarray, batch)
-  frozen = dict(host, clip=np.repeat(host["clip"][:, :1], host["clip"].shape[1], axis=1),
-                view=np.repeat(host["view"][:, :1], host["view"].shape[1], axis=1))
-
-  def recon(batch, swap):
-    with config.unlocked():
-      config.loss.recon_swap = swap
-    return float(loss_metrics(clp, state, sharding.global_batch(batch, mesh), config)["recon"])
-
-  np.testing.assert_allclose(recon(frozen, True), recon(frozen, False), rtol=1e-6)
-  assert abs(recon(host, True) - recon(host, False)) > 1e-6
-
-
-def test_person_clip_loss_is_the_spread_of_person_codes_inside_clips(tiny_data_dir):
-  config = tiny_run_config(tiny_data_dir, **{"loss.person_clip": 1.0})
-  _, clp, state, batch = _one_device_step(config)
-  out, _, views = _encode_real_frames(clp, state, batch, config)
-  person = np.asarray(out["person"], np.float64)
-  person /= np.linalg.norm(person, axis=-1, keepdims=True)
-  person = person.reshape(views.shape[:2] + (-1,))
-  want = np.mean(np.sum((person - person.mean(1, keepdims=True)) ** 2, -1))
-  metrics = loss_metrics(clp, state, batch, config)
-  np.testing.assert_allclose(float(metrics["person_clip"]), want, rtol=1e-4)
-
-
 def test_unknown_cir_loss_is_a_clear_error(tiny_data_dir):
   config = tiny_run_config(tiny_data_dir, **{"loss.cir_loss": "l1"})
   mesh = sharding.make_mesh(1)

@@ -78,30 +78,6 @@ def draw_views(n: int, height: int, width: int, cfg: AugmentConfig,
   return np.concatenate([np.stack([y0, x0, h, w, flip], 1), jitter], 1).astype(np.float32)
 
 
-def jitter_boxes(view: np.ndarray, amount: float, height: int, width: int,
-                 rng: np.random.Generator) -> np.ndarray:
-  """Moves and rescales each frame's crop box a little: view [..., VIEW_DIM] -> same shape.
-
-  Each box is shifted by up to `amount` of its size in y and x and scaled by up to exp(+-amount),
-  about its centre (growing no more than the frame allows), then kept inside the height x width frame. With a crop shared by a clip this
-  makes framing noisy from frame to frame, so that a clip's slow drift of head position and size
-  no longer tells its frames apart (a temporal loss could otherwise learn that drift instead of
-  the AUs).
-  """
-  out = view.copy()
-  lead = view.shape[:-1]
-  # a box that would outgrow the frame grows only to fit, keeping its aspect ratio
-  scale = np.minimum.reduce([np.exp(rng.uniform(-amount, amount, lead)),
-                             height / view[..., 2], width / view[..., 3]])
-  h, w = view[..., 2] * scale, view[..., 3] * scale
-  cy = view[..., 0] + view[..., 2] / 2 + rng.uniform(-amount, amount, lead) * view[..., 2]
-  cx = view[..., 1] + view[..., 3] / 2 + rng.uniform(-amount, amount, lead) * view[..., 3]
-  out[..., 0] = np.clip(cy - h / 2, 0, np.maximum(height - h, 0))
-  out[..., 1] = np.clip(cx - w / 2, 0, np.maximum(width - w, 0))
-  out[..., 2], out[..., 3] = h, w
-  return out.astype(np.float32)
-
-
 def _one_view(image: jax.Array, view: jax.Array, size: int) -> jax.Array:
   """[H, W, 3] uint8 and [VIEW_DIM] -> [size, size, 3] float32 in [0, 255]."""
   x = image.astype(jnp.float32)
@@ -113,19 +89,6 @@ def _one_view(image: jax.Array, view: jax.Array, size: int) -> jax.Array:
   x = jnp.clip((x * view[5] - 128.0) * view[6] + 128.0, 0.0, 255.0)
   grey = x @ jnp.array([0.299, 0.587, 0.114], jnp.float32)
   return jnp.clip(grey[..., None] + view[7] * (x - grey[..., None]), 0.0, 255.0)
-
-
-def view_points(points: jax.Array, views: jax.Array, size: int) -> jax.Array:
-  """Where points of the decoded frame land in its view (as `device_views` draws it).
-
-  points [..., N, 2] (x, y) pixels of the decoded frame; views [..., VIEW_DIM] -> [..., N, 2]
-  pixels of the size x size view (crop box scaled to the view, then the mirror if flipped).
-  """
-  views = views[..., None, :]
-  x = (points[..., 0] - views[..., 1]) * size / views[..., 3]
-  y = (points[..., 1] - views[..., 0]) * size / views[..., 2]
-  x = jnp.where(views[..., 4] > 0.5, size - x, x)
-  return jnp.stack([x, y], axis=-1)
 
 
 def device_views(images: jax.Array, views: jax.Array, size: int) -> jax.Array:

@@ -44,6 +44,20 @@ def get_builder(name: str, config, data_dir: str = DEFAULT_DATA_DIR):
   return cls(config=config, data_dir=data_dir, file_format="array_record")
 
 
+def other_versions(builder) -> list:
+  """Finished builds of this corpus and config in its data_dir at versions other than the
+  builder's, e.g. ['1.1.0'] (TFDS keeps each version in a folder of its own)."""
+  config_dir = os.path.dirname(builder.data_dir)
+  if not os.path.isdir(config_dir):
+    return []
+  found = []
+  for v in sorted(os.listdir(config_dir)):
+    if (v != str(builder.version) and not v.startswith("incomplete")
+        and os.path.isfile(os.path.join(config_dir, v, "dataset_info.json"))):
+      found.append(v)
+  return found
+
+
 def open_source(name: str, config, split: str, data_dir: str = DEFAULT_DATA_DIR):
   """Random-access source over a prepared split, e.g. split='part1+part2'.
 
@@ -54,6 +68,15 @@ def open_source(name: str, config, split: str, data_dir: str = DEFAULT_DATA_DIR)
   builder = get_builder(name, config, data_dir)
   config = builder.builder_config.name
   if not builder.is_prepared():
+    older = other_versions(builder)
+    if older:
+      notes = getattr(builder, "RELEASE_NOTES", {}).get(str(builder.version), "")
+      raise DatasetNotPreparedError(
+          f"Corpus {name}/{config} in {os.path.abspath(data_dir)} was built with version "
+          f"{', '.join(older)} of its builder; this clp_jax reads version {builder.version}"
+          + (f" ({notes})" if notes else "") + ". Records of another version differ in what "
+          f"they hold, so they are not read. Rebuild with:\n  "
+          f"{build_command(name, config, data_dir)}")
     raise DatasetNotPreparedError(
         f"Corpus {name}/{config} is not prepared in {os.path.abspath(data_dir)} "
         f"(looked for {builder.data_dir}). Build it with:\n  {build_command(name, config, data_dir)}")

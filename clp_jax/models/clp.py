@@ -9,7 +9,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from clp_jax.models import motion as motion_lib
 from clp_jax.models import resnet
 
 # ImageNet statistics, as torchvision's pretrained ResNets expect (0-255 scale).
@@ -99,8 +98,6 @@ class CLPModel(nn.Module):
   person_encoder: 'shared' puts the person head on the AU encoder's features, so reconstruction
   asks the encoder that gets exported to carry the person's appearance too; 'cnn' gives the person
   code a small encoder of its own (`PersonEncoder`), which export leaves behind.
-  motion: adds a pose head on the encoder's features and the two displacement-field decoders of
-  `motion_lib` (`motion_fields`), for `config.loss.motion`; export leaves them behind too.
   """
   depth: int = 18
   au_dim: int = 128
@@ -109,8 +106,6 @@ class CLPModel(nn.Module):
   hidden: int = 512
   decoder_size: int = 32
   person_encoder: str = "shared"
-  motion: bool = False
-  pose_dim: int = 16
   dtype: Any = jnp.float32
 
   def setup(self):
@@ -124,10 +119,6 @@ class CLPModel(nn.Module):
     self.person_head = MLP((self.hidden, self.person_dim))
     self.projector = MLP((self.hidden, self.proj_dim))
     self.decoder = Decoder(self.decoder_size, dtype=self.dtype)
-    if self.motion:
-      self.pose_head = MLP((self.hidden, self.pose_dim))
-      self.pose_field = motion_lib.PoseField()
-      self.au_field = motion_lib.AuField()
 
   def __call__(self, x, train: bool = False, person: bool = True):
     """person=False skips the person CNN (and leaves 'person' out) where the caller takes the
@@ -148,24 +139,7 @@ class CLPModel(nn.Module):
   def decode(self, au, person):
     return self.decoder(jnp.concatenate([au, person], axis=-1))
 
-  def motion_fields(self, au_src, au_tgt, features_src, features_tgt):
-    """AU codes [N, Da] and encoder features [N, F] of source and target frames -> the head's
-    field [N, POSE_GRID, POSE_GRID, 2], from pose codes of the features, and the face's
-    [N, AU_GRID, AU_GRID, 2], from the AU codes (pixels; `motion_lib`). The pose head runs here
-    only, so no other pass (CIR's, evaluation's) pays for it.
-
-    Each is the difference of one frame's field and the other's: a field per frame says where the
-    face's parts are, and what moved between two frames is where they went. Decoding the pair
-    together (TCAE's concatenation) fits a fixed batch as well but learnt nothing that carried to
-    new batches in 200 steps (docs/experiments.md, "TCAE's motion loss")."""
-    n = au_src.shape[0]
-    pose = self.pose_field(self.pose_head(jnp.concatenate([features_src, features_tgt], axis=0)))
-    face = self.au_field(jnp.concatenate([au_src, au_tgt], axis=0))
-    return pose[n:] - pose[:n], face[n:] - face[:n]
-
   def init_all(self, x):
     """Touches every submodule, for `init`."""
     out = self(x, train=False)
-    if self.motion:
-      self.motion_fields(out["au"], out["au"], out["features"], out["features"])
     return out, self.decode(out["au"], out["person"])

@@ -9,8 +9,8 @@ import ml_collections
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
-  """arg: '' (linear probe at the demo's budget), 'long' (a longer supervised baseline), 'finetune'
-  (the fine-tuning protocol), 'finetune_long', 'tiny' (the seconds-long tiny corpus, for tests)."""
+  """arg: '' (the linear probe, with every baseline), 'finetune' (the fine-tuning protocol, 60
+  steps a fold), 'finetune_long' (600), 'tiny' (the seconds-long tiny corpus, for tests)."""
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.protocol = "linear"  # or 'finetune': encoder + AU layer trained end to end per fold
@@ -18,30 +18,34 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.aus = ()  # empty: every AU the corpus labels
   c.batch_size = 128
   c.depth = 18  # architecture of the baselines when no encoder is given
-  c.image_size = 80
+  c.image_size = 96
   c.input_norm = "per_image"  # likewise (clp_model.normalize); with encoders, theirs
-  c.baselines = ("random_init", "supervised")
+  # The scale's bounds (`clp_jax.baselines`): trivial predictors, the untrained network, and the
+  # same network trained on the training folds' labels.
+  c.baselines = ("random_init", "all_present", "prevalence", "supervised")
   # Per-frame out-of-fold AU predictions, one CSV per encoder in workdir/predictions/
   # (clp_jax.predictions: probability, decision and label per AU, keyed by subject, video, frame).
   c.predictions = True
   c.data = ml_collections.ConfigDict(dict(name="synthetic_au", config="labelled", data_dir="data",
                                           split="part1+part2+part3"))
-  # The linear probe. 'l2_cv': L2 strength chosen from l2_grid per fold by leave-one-part-out on
-  # the fold's training parts (an untrained ResNet's 512 features need strong L2; trained ones
-  # often weak: a fixed strength favours one or the other). 'adamw': the fixed probe used until
-  # 2026-11-27 (steps, lr, weight_decay), which the older README tables were measured with.
-  # At 100 the probe is close to its limit, a class-mean-difference direction.
+  # The linear probe: L2 strength chosen from l2_grid per fold by leave-one-part-out on the fold's
+  # training parts (an untrained ResNet's 512 features need strong L2, trained ones often weak: a
+  # fixed strength favours one or the other). At 100 the probe is close to its limit, a
+  # class-mean-difference direction.
   c.probe = ml_collections.ConfigDict(dict(
-      kind="l2_cv", l2_grid=(1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0), lbfgs_steps=100,
-      steps=300, lr=1e-2, weight_decay=1e-4))
-  c.supervised = ml_collections.ConfigDict(dict(steps=60, batch_size=64, lr=1e-3))
+      kind="l2_cv", l2_grid=(1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0), lbfgs_steps=100))
+  # The supervised baseline, trained until it stops improving: at most `steps` steps, its mean F1
+  # measured every `eval_every` steps on an inner split of val_fraction of the training folds'
+  # subjects, stopped after `patience` measurements without a better one, the best one kept.
+  c.supervised = ml_collections.ConfigDict(dict(steps=1000, batch_size=64, lr=1e-3,
+                                                val_fraction=0.2, eval_every=50, patience=3))
   # Fine-tuning reuses the supervised recipe, starting from the encoder's weights.
   # encoder_lr_scale: the encoder's lr as a fraction of the fresh AU layer's. Below 1, random_init
   # is no longer the from-scratch reference: add 'supervised' to baselines.
   c.finetune = ml_collections.ConfigDict(dict(steps=60, batch_size=64, lr=1e-3,
                                               encoder_lr_scale=1.0))
-  if arg in ("long", "finetune_long"):
-    c.supervised.steps = c.finetune.steps = 600
+  if arg == "finetune_long":
+    c.finetune.steps = 600
   if arg in ("finetune", "finetune_long"):
     c.protocol = "finetune"
     # random_init fine-tuned is the supervised baseline trained from scratch for the same budget:
@@ -51,10 +55,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.data.config = "tiny_labelled"
     c.batch_size = 32
     c.image_size = 32
-    c.supervised.steps, c.supervised.batch_size = 3, 8
+    c.supervised.update(steps=4, batch_size=8, eval_every=2, patience=1)
     c.probe.lbfgs_steps = 20
     c.finetune.steps, c.finetune.batch_size = 3, 8
-  elif arg not in ("", "long", "finetune", "finetune_long"):
-    raise ValueError(f"Unknown config argument {arg!r}; use '', 'long', 'finetune', "
-                     f"'finetune_long' or 'tiny'")
+  elif arg not in ("", "finetune", "finetune_long"):
+    raise ValueError(f"Unknown config argument {arg!r}; use '', 'finetune', 'finetune_long' or "
+                     f"'tiny'")
   return c

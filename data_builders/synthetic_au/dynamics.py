@@ -75,13 +75,8 @@ class Nuisance:
   gaze: np.ndarray        # [T, 2] iris offset as a fraction of the eye size
 
 
-def nuisance_timeline(num_frames: int, rng: np.random.Generator,
-                      head_motion: float = 1.0) -> Nuisance:
-  """Draws slowly drifting pose, lighting and camera quality for one video.
-
-  head_motion scales the drift of pose, position and size around the video's own mean (1: as
-  drawn, 0: a head that holds still); the draws are the same whatever its value.
-  """
+def nuisance_timeline(num_frames: int, rng: np.random.Generator) -> Nuisance:
+  """Draws slowly drifting pose, lighting and camera quality for one video."""
   pose = _smooth_noise(num_frames, 3, 1.0, 12.0, rng)
   base = rng.uniform([-15, -8, -6], [15, 8, 6])
   shift_drift = _smooth_noise(num_frames, 2, 0.02, 15.0, rng)
@@ -90,11 +85,11 @@ def nuisance_timeline(num_frames: int, rng: np.random.Generator,
   scale_mean = 1.0 + rng.uniform(-0.1, 0.1)
   light = _smooth_noise(num_frames, 3, 1.0, 25.0, rng)
   return Nuisance(
-      yaw=(base[0] + head_motion * 9.0 * pose[:, 0]).astype(np.float32),
-      pitch=(base[1] + head_motion * 5.0 * pose[:, 1]).astype(np.float32),
-      roll=(base[2] + head_motion * 4.0 * pose[:, 2]).astype(np.float32),
-      shift=(shift_mean + head_motion * shift_drift).astype(np.float32),
-      scale=(scale_mean + head_motion * scale_drift).astype(np.float32),
+      yaw=(base[0] + 9.0 * pose[:, 0]).astype(np.float32),
+      pitch=(base[1] + 5.0 * pose[:, 1]).astype(np.float32),
+      roll=(base[2] + 4.0 * pose[:, 2]).astype(np.float32),
+      shift=(shift_mean + shift_drift).astype(np.float32),
+      scale=(scale_mean + scale_drift).astype(np.float32),
       light_angle=(rng.uniform(0, 2 * np.pi) + 0.4 * light[:, 0]).astype(np.float32),
       light_strength=np.clip(rng.uniform(0.0, 0.5) + 0.08 * light[:, 1], 0, 0.7).astype(np.float32),
       brightness=np.clip(rng.uniform(0.7, 1.2) + 0.05 * light[:, 2], 0.4, 1.5).astype(np.float32),

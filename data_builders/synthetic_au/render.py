@@ -99,7 +99,7 @@ def _outline(identity: Identity, i) -> np.ndarray:
   y = 0.05 + identity.face_half_height * np.sin(th)
   below = np.clip((y - 0.3) / (identity.face_half_height - 0.25), 0, 1)
   x = x * (1 - (1 - identity.jaw_width) * 0.6 * below ** 1.5)
-  y = y + 0.12 * i(26) * np.clip((y - identity.mouth_y + 0.1) / 0.5, 0, 1)
+  y = y + 0.2 * i(26) * np.clip((y - identity.mouth_y + 0.1) / 0.5, 0, 1)
   return np.stack([x, y], 1).astype(np.float32)
 
 
@@ -131,10 +131,10 @@ def _draw_brows(cv: _Canvas, img, idt: Identity, i):
   lat = np.array([0.0, 0.15, 0.45, 0.85, 1.0])  # weight of the outer end
   for s in (-1.0, 1.0):
     x = s * (idt.eye_spacing + np.linspace(-0.22, 0.22, 5))
-    x = x - s * 0.05 * i(4) * k
+    x = x - s * 0.09 * i(4) * k
     y = (-0.43 + idt.brow_height - idt.brow_arch * np.sin(np.linspace(0, np.pi, 5))
-         - idt.brow_inner_tilt * k - 0.13 * i(1) * k - 0.13 * i(2) * lat
-         + 0.07 * i(4) + 0.04 * i(4) * k)
+         - idt.brow_inner_tilt * k - 0.24 * i(1) * k - 0.24 * i(2) * lat
+         + 0.12 * i(4) + 0.06 * i(4) * k)
     pts = np.stack([x, y], 1)
     colour = _lerp(idt.hair_colour, (15, 15, 15), 0.4)
     cv.line(img, cv.project(pts), colour, idt.brow_thickness)
@@ -142,29 +142,29 @@ def _draw_brows(cv: _Canvas, img, idt: Identity, i):
 
 
 def _draw_forehead(cv: _Canvas, img, idt: Identity, i):
-  central = 0.5 * idt.forehead_rest + 0.8 * i(1)
-  lateral = 0.5 * idt.forehead_rest + 0.8 * i(2)
+  central = 0.5 * idt.forehead_rest + 1.3 * i(1)
+  lateral = 0.5 * idt.forehead_rest + 1.3 * i(2)
   for row, dy in enumerate((0.13, 0.2, 0.27)):
     y0 = -0.43 + idt.brow_height - dy
     if central > 0.02:
       xs = np.linspace(-0.2, 0.2, 7)
       cv.line(img, cv.project(np.stack([xs, y0 + 0.02 * (xs / 0.2) ** 2], 1)),
-              _dark(idt.skin, central * (0.7 - 0.1 * row)), 0.012)
+              _dark(idt.skin, min(1.0, central * (0.7 - 0.1 * row))), 0.018)
     if lateral > 0.02:
       for s in (-1.0, 1.0):
         xs = s * np.linspace(0.26, 0.56, 6)
         cv.line(img, cv.project(np.stack([xs, y0 + 0.01 + 0.03 * ((xs - s * 0.41) / 0.15) ** 2], 1)),
-                _dark(idt.skin, lateral * (0.7 - 0.1 * row)), 0.012)
-  glabella = 0.5 * idt.glabella_rest + 0.9 * i(4)
+                _dark(idt.skin, min(1.0, lateral * (0.7 - 0.1 * row))), 0.018)
+  glabella = 0.5 * idt.glabella_rest + 1.4 * i(4)
   if glabella > 0.02:
     for s in (-1.0, 1.0):
       cv.line(img, cv.project(np.array([[s * 0.05, -0.42], [s * 0.06, -0.3]])),
-              _dark(idt.skin, glabella), 0.015)
+              _dark(idt.skin, min(1.0, glabella)), 0.024)
 
 
 def _draw_eyes(cv: _Canvas, img, idt: Identity, i, gaze):
-  opening = idt.eye_open * (1 + 0.12 * (i(1) + i(2)) - 0.35 * i(7) - 0.15 * i(4) - 0.1 * i(6))
-  lower = np.clip(1 - 0.6 * i(7) - 0.5 * i(6), 0.15, 1.0)
+  opening = idt.eye_open * max(0.1, 1 + 0.25 * (i(1) + i(2)) - 0.75 * i(7) - 0.2 * i(4) - 0.2 * i(6))
+  lower = np.clip(1 - 1.1 * i(7) - 0.8 * i(6), 0.1, 1.0)
   xs = np.linspace(-1.0, 1.0, 13)
   bump = np.sqrt(1 - xs ** 2)
   for s in (-1.0, 1.0):
@@ -183,7 +183,8 @@ def _draw_eyes(cv: _Canvas, img, idt: Identity, i, gaze):
     cv.fill(img, cv.project(np.concatenate([upper, above])), idt.skin)
     cv.fill(img, cv.project(np.concatenate([low, below])), idt.skin)
     cv.line(img, cv.project(upper), (25, 20, 20), 0.018)
-    cv.line(img, cv.project(low), _dark(idt.skin, 0.5), 0.008)
+    # AU7 tightens and raises the lower lid, which bulges and darkens along its edge
+    cv.line(img, cv.project(low), _dark(idt.skin, 0.5 + 0.5 * i(7)), 0.008 + 0.02 * i(7))
     crease = upper + np.array([0.0, -0.03])
     cv.line(img, cv.project(crease[2:-2]), _dark(idt.skin, 0.35), 0.008)
 
@@ -193,29 +194,29 @@ def _draw_cheeks(cv: _Canvas, img, idt: Identity, i):
   for s in (-1.0, 1.0):
     cx = s * (idt.eye_spacing + 0.04)
     if c6 > 0.02:
-      cv.ellipse(img, (cx, 0.0 - 0.05 * c6), (0.16, 0.08),
-                 _lerp(idt.skin, tuple(min(255.0, 1.18 * c) for c in idt.skin), 0.7 * c6))
+      cv.ellipse(img, (cx, 0.0 - 0.1 * c6), (0.18, 0.1),
+                 _lerp(idt.skin, tuple(min(255.0, 1.3 * c) for c in idt.skin), c6))
       xs = np.linspace(-0.12, 0.12, 7)
-      furrow = np.stack([cx + xs, -0.22 + 0.1 - 0.03 * c6 + 0.02 * (xs / 0.12) ** 2], 1)
-      cv.line(img, cv.project(furrow), _dark(idt.skin, 0.6 * c6), 0.01)
-    crow = 0.8 * c6 + 0.25 * c7
+      furrow = np.stack([cx + xs, -0.22 + 0.1 - 0.05 * c6 + 0.02 * (xs / 0.12) ** 2], 1)
+      cv.line(img, cv.project(furrow), _dark(idt.skin, min(1.0, 1.2 * c6)), 0.018)
+    crow = min(1.0, 1.2 * c6 + 0.6 * c7)
     if crow > 0.02:
       ox = s * (idt.eye_spacing + idt.eye_half_width + 0.03)
       for dy in (-0.04, 0.0, 0.04):
         cv.line(img, cv.project(np.array([[ox, -0.22 + dy * 0.5], [ox + s * 0.09, -0.22 + dy * 1.6]])),
-                _dark(idt.skin, crow), 0.01)
+                _dark(idt.skin, crow), 0.016)
 
 
 def _mouth_curves(idt: Identity, i):
   """The lip contours as functions of x: (xs, upper_outer, upper_inner, lower_inner, lower_outer)."""
-  hw = idt.mouth_half_width * (1 + 0.22 * i(12) - 0.12 * i(23) - 0.06 * i(24) + 0.05 * i(14)
-                               + 0.05 * i(15))
+  hw = idt.mouth_half_width * (1 + 0.4 * i(12) - 0.25 * i(23) - 0.12 * i(24) + 0.15 * i(14)
+                               + 0.1 * i(15))
   my = idt.mouth_y
-  corner = my + idt.corner_rest + 0.09 * i(15) - 0.1 * i(12) - 0.015 * i(14)
-  gap = (0.07 * i(25) + 0.14 * i(26)) * (1 - i(24))
-  thick = idt.lip_thickness * max(0.2, 1 - 0.5 * i(23) - 0.6 * i(24))
-  centre_up = my - 0.35 * gap - 0.035 * i(10) - 0.02 * i(17)
-  centre_lo = my + 0.65 * gap - 0.045 * i(17)
+  corner = my + idt.corner_rest + 0.22 * i(15) - 0.2 * i(12) - 0.03 * i(14)
+  gap = (0.14 * i(25) + 0.22 * i(26)) * (1 - i(24))
+  thick = idt.lip_thickness * max(0.1, 1 - 0.9 * i(23) - 1.0 * i(24))
+  centre_up = my - 0.35 * gap - 0.08 * i(10) - 0.04 * i(17)
+  centre_lo = my + 0.65 * gap - 0.08 * i(17)
   xs = np.linspace(-hw, hw, 21)
   w = 1 - (xs / hw) ** 2  # 0 at the corners, 1 at the centre
   upper_inner = corner + (centre_up - corner) * w ** 0.8
@@ -223,21 +224,21 @@ def _mouth_curves(idt: Identity, i):
   lower_inner = np.maximum(lower_inner, upper_inner)
   cupid = 1 - 0.3 * np.exp(-(xs / (0.15 * hw)) ** 2)
   upper_outer = upper_inner - 0.045 * thick * np.sqrt(w) * cupid
-  lower_outer = lower_inner + 0.06 * thick * np.sqrt(w) * (1 + 0.2 * i(17))
+  lower_outer = lower_inner + 0.06 * thick * np.sqrt(w) * (1 + 0.5 * i(17))
   return xs, upper_outer, upper_inner, lower_inner, lower_outer
 
 
 def _draw_mouth(cv: _Canvas, img, idt: Identity, i):
   xs, uo, ui, li, lo = _mouth_curves(idt, i)
   pts = lambda y: cv.project(np.stack([xs, y], 1))
-  fold = 0.5 * idt.nasolabial_rest + 0.45 * i(12) + 0.55 * i(10) + 0.2 * i(6)
+  fold = min(1.0, 0.5 * idt.nasolabial_rest + 0.9 * i(12) + 1.0 * i(10) + 0.3 * i(6))
   if fold > 0.02:
     nose_y = 0.05 + idt.nose_length * 0.5
     for s in (-1.0, 1.0):
       c = np.array([[s * (idt.nose_width + 0.05), nose_y - 0.03 - 0.02 * i(10)],
                     [s * (abs(xs[0]) + 0.05), ui[0] - 0.03],
                     [s * (abs(xs[0]) + 0.07), ui[0] + 0.12]])
-      cv.line(img, cv.project(c), _dark(idt.skin, fold), 0.014)
+      cv.line(img, cv.project(c), _dark(idt.skin, fold), 0.02)
   if (li - ui).max() > 0.004:
     cv.fill(img, np.concatenate([pts(ui), pts(li)[::-1]]), (40, 25, 60))
     teeth = np.minimum(ui + 0.035, li)
@@ -245,29 +246,35 @@ def _draw_mouth(cv: _Canvas, img, idt: Identity, i):
   cv.fill(img, np.concatenate([pts(uo), pts(ui)[::-1]]), idt.lip_colour)
   cv.fill(img, np.concatenate([pts(li), pts(lo)[::-1]]), idt.lip_colour)
   cv.line(img, pts(ui), _dark(idt.lip_colour, 0.6), 0.008)
-  press = 0.6 * i(24)
+  # AU23 narrows and thins the lips and rolls their red edge in (a darker rim); AU24 presses them
+  # together and bunches the skin above and below
+  if i(23) > 0.02:
+    rim = _dark(idt.lip_colour, min(1.0, 1.2 * i(23)))
+    cv.line(img, pts(uo), rim, 0.012 + 0.02 * i(23))
+    cv.line(img, pts(lo), rim, 0.012 + 0.02 * i(23))
+  press = min(1.0, 1.5 * i(24))
   if press > 0.02:
-    cv.line(img, pts(uo - 0.02)[3:-3], _dark(idt.skin, press), 0.01)
-    cv.line(img, pts(lo + 0.02)[3:-3], _dark(idt.skin, press), 0.01)
+    cv.line(img, pts(uo - 0.03)[2:-2], _dark(idt.skin, press), 0.024)
+    cv.line(img, pts(lo + 0.03)[2:-2], _dark(idt.skin, press), 0.024)
   for s, x in ((-1.0, xs[0]), (1.0, xs[-1])):
     if i(14) > 0.02:
-      cv.line(img, cv.project(np.array([[x + s * 0.04, ui[0] - 0.04], [x + s * 0.05, ui[0] + 0.03]])),
-              _dark(idt.skin, 0.9 * i(14)), 0.014)
+      cv.line(img, cv.project(np.array([[x + s * 0.04, ui[0] - 0.07], [x + s * 0.06, ui[0] + 0.05]])),
+              _dark(idt.skin, min(1.0, 1.5 * i(14))), 0.03)
     if i(15) > 0.02:
       cv.line(img, cv.project(np.array([[x, ui[0] + 0.02], [x + s * 0.01, ui[0] + 0.14]])),
-              _dark(idt.skin, 0.6 * i(15)), 0.012)
+              _dark(idt.skin, min(1.0, 1.2 * i(15))), 0.018)
   if i(17) > 0.02:
-    chin_y = lo.max() + 0.14 + 0.12 * i(26)
-    cv.ellipse(img, (0.0, chin_y), (0.14, 0.07), _dark(idt.skin, 0.25 * i(17)))
+    chin_y = lo.max() + 0.14 + 0.2 * i(26)
+    cv.ellipse(img, (0.0, chin_y), (0.18, 0.09), _dark(idt.skin, 0.8 * i(17)))
     for dx in (-0.06, 0.0, 0.06):
       cv.line(img, cv.project(np.array([[dx - 0.025, chin_y], [dx + 0.025, chin_y - 0.01]])),
-              _dark(idt.skin, 0.7 * i(17)), 0.01)
+              _dark(idt.skin, min(1.0, 1.2 * i(17))), 0.016)
   return xs, uo, lo
 
 
 def _draw_nose(cv: _Canvas, img, idt: Identity, i):
-  bottom = 0.05 + idt.nose_length * 0.5 - 0.025 * i(10)
-  w = idt.nose_width * (1 + 0.15 * i(10))
+  bottom = 0.05 + idt.nose_length * 0.5 - 0.04 * i(10)
+  w = idt.nose_width * (1 + 0.3 * i(10))
   tip = np.array([[0.0, bottom - 0.04]])
   tip_z = cv.surface_z(tip) + 0.22
   for s in (-1.0, 1.0):

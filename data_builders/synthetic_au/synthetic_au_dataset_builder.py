@@ -34,23 +34,23 @@ class SyntheticAuConfig(tfds.core.BuilderConfig):
   clip_length / clip_stride: frames per pretraining clip and the frame step inside a clip.
   clip_hop: frames between the starts of consecutive clips of a video.
   label_stride: keep every label_stride-th frame in the labelled config.
-  align: store faces aligned on their eyes and nose tip (`video.generate_video`), as AU pipelines
-    align real video; the same videos, labels and splits as without.
-  head_motion: scales the head's pose/position/size drift inside each video (0: the control
-    corpus `pretrain_still_head`, for measuring what that drift does to pretraining).
+  image_size: side of the stored face crop in pixels (the encoder reads a crop of it resized to
+    its own input size, 96 by default).
+  align: store face crops aligned on the eye centres and nose tip (`clp_jax.faces`, the module
+    real corpora use), as AU pipelines see faces; False keeps the camera's whole frame, for
+    studying alignment itself.
   """
   kind: str = "pretrain"
   num_subjects: int = 40
   videos_per_subject: int = 4
   frames_per_video: int = 80
-  image_size: int = 128
+  image_size: int = 112
   clip_length: int = 8
   clip_stride: int = 2
   clip_hop: int = 8
   label_stride: int = 2
   seed: int = 0
-  align: bool = False
-  head_motion: float = 1.0
+  align: bool = True
 
 
 def subject_parts(num_subjects: int, seed: int) -> dict:
@@ -69,7 +69,7 @@ def _render_examples(cfg: SyntheticAuConfig, subject_id: int, video_index: int, 
   import cv2  # pylint: disable=g-import-not-at-top
   cv2.setNumThreads(1)  # one video per worker process: threads inside would oversubscribe
   video = video_lib.generate_video(cfg.seed, subject_id, video_index, cfg.frames_per_video,
-                                   cfg.image_size, align=cfg.align, head_motion=cfg.head_motion)
+                                   cfg.image_size, align=cfg.align)
   out = []
   if cfg.kind == "pretrain":
     for c, start in enumerate(clip_starts(cfg)):
@@ -99,10 +99,12 @@ def _render_examples(cfg: SyntheticAuConfig, subject_id: int, video_index: int, 
 class SyntheticAu(tfds.core.GeneratorBasedBuilder):
   """Synthetic face videos with per-frame AU intensities, split 3 ways by subject."""
 
-  VERSION = tfds.core.Version("1.1.0")
+  VERSION = tfds.core.Version("2.0.0")
   RELEASE_NOTES = {
       "1.0.0": "First release: 14 AUs, pretrain clips and labelled frames.",
       "1.1.0": "Pretraining clips carry detected landmarks (eye centres, nose tip) per frame.",
+      "2.0.0": "Face crops aligned on the eyes (112 px) in the default configs; AU effects of "
+               "FACS-like magnitude (an intensity of 3 visibly changes its region).",
   }
   BUILDER_CONFIGS = [
       SyntheticAuConfig(name="pretrain", description="Unlabelled 8-frame clips for pretraining.",
@@ -111,14 +113,8 @@ class SyntheticAu(tfds.core.GeneratorBasedBuilder):
                         kind="labelled"),
   ]
   BUILDER_CONFIGS += [
-      SyntheticAuConfig(name=f"{c.name}_aligned", description=c.description + " Faces aligned.",
-                        kind=c.kind, align=True) for c in list(BUILDER_CONFIGS)]
-  BUILDER_CONFIGS.append(SyntheticAuConfig(
-      name="pretrain_still_head", kind="pretrain", head_motion=0.0,
-      description="Control: pretraining clips whose head holds still inside each video."))
-  BUILDER_CONFIGS += [
       SyntheticAuConfig(name=f"tiny_{c.name}", description=f"A seconds-long {c.name} corpus.",
-                        kind=c.kind, align=c.align, head_motion=c.head_motion, **TINY)
+                        kind=c.kind, **TINY)
       for c in list(BUILDER_CONFIGS)]
   DEFAULT_CONFIG_NAME = "pretrain"
 
@@ -135,7 +131,7 @@ class SyntheticAu(tfds.core.GeneratorBasedBuilder):
       features = {
           "frames": tfds.features.Tensor(shape=(cfg.clip_length,), dtype=np.object_),
           # a detector's eye centres and nose tip, (x, y) pixels of the stored frame: the head's
-          # pose for `loss.pose_decorrelation`, as OpenFace's CSVs give it for real video
+          # pose, as OpenFace's CSVs give it for real video
           "landmarks": tfds.features.Tensor(shape=(cfg.clip_length, 3, 2), dtype=np.float32),
       }
     elif cfg.kind == "labelled":

@@ -64,29 +64,26 @@ def rigid_landmarks(marks: dict, rng: np.random.Generator = None) -> np.ndarray:
   return rigid
 
 
-def video_timelines(seed: int, subject_id: int, video_index: int, num_frames: int,
-                    head_motion: float = 1.0) -> tuple:
+def video_timelines(seed: int, subject_id: int, video_index: int, num_frames: int) -> tuple:
   """The identity and per-frame timelines of a video, as `generate_video` draws them, without
   rendering: (identity, AU intensity [T, n_aus], `dynamics.Nuisance`, the video's generator, which
   rendering goes on drawing from)."""
   identity = identity_lib.sample_identity(subject_id, seed)
   rng = np.random.default_rng(np.random.SeedSequence([seed, 2, subject_id, video_index]))
   intensity = dynamics.au_timeline(num_frames, identity.expressiveness, rng)
-  nuisance = dynamics.nuisance_timeline(num_frames, rng, head_motion)
+  nuisance = dynamics.nuisance_timeline(num_frames, rng)
   return identity, intensity, nuisance, rng
 
 
 def generate_video(seed: int, subject_id: int, video_index: int, num_frames: int,
-                   size: int, align: bool = False, head_motion: float = 1.0) -> Video:
+                   size: int, align: bool = False) -> Video:
   """Renders video `video_index` of subject `subject_id`; deterministic in all arguments.
 
   align: warp every frame so that its eye centres and nose tip (rendered landmarks plus detector-
   like noise, LANDMARK_NOISE) land on `faces.RIGID_TEMPLATE`, as AU pipelines align real video.
   The AU and nuisance timelines are the same as unaligned.
-  head_motion: scales the head's drift (`dynamics.nuisance_timeline`); 0 for a control corpus.
   """
-  identity, intensity, nuisance, rng = video_timelines(seed, subject_id, video_index, num_frames,
-                                                       head_motion)
+  identity, intensity, nuisance, rng = video_timelines(seed, subject_id, video_index, num_frames)
   background = render.background_for(identity, size)
   frames = np.empty((num_frames, size, size, 3), np.uint8)
   landmarks = np.empty((num_frames, 3, 2), np.float32)
