@@ -23,17 +23,12 @@ PYTEST_ARGS ?= -n 2 --dist loadgroup
 demo: .venv/.installed
 	.venv/bin/clp-data build synthetic_au --config pretrain --data_dir $(DATA_DIR)
 	.venv/bin/clp-data build synthetic_au --config labelled --data_dir $(DATA_DIR)
-	.venv/bin/clp-data stats synthetic_au --config pretrain --data_dir $(DATA_DIR)
 	.venv/bin/clp-data stats synthetic_au --config labelled --data_dir $(DATA_DIR)
 	.venv/bin/clp-pretrain --config configs/default.py --workdir $(WORKDIR)/clp \
 	    --config.data.data_dir=$(DATA_DIR)
-	.venv/bin/clp-pretrain --config configs/default.py --workdir $(WORKDIR)/clp_nocir \
-	    --config.data.data_dir=$(DATA_DIR) --config.loss.cir=0 --config.loss.recon=0
 	.venv/bin/clp-export --workdir $(WORKDIR)/clp --out $(WORKDIR)/export/clp
-	.venv/bin/clp-export --workdir $(WORKDIR)/clp_nocir --out $(WORKDIR)/export/clp_nocir
 	.venv/bin/clp-eval --encoder $(WORKDIR)/export/clp --name clp \
-	    --encoder $(WORKDIR)/export/clp_nocir --name clp_without_cir \
-	    --config configs/eval/synthetic_au.py --workdir $(WORKDIR)/eval \
+	    --config configs/eval/synthetic_au.py:demo --workdir $(WORKDIR)/eval \
 	    --config.data.data_dir=$(DATA_DIR)
 
 test: .venv-test/.installed

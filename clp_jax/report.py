@@ -16,6 +16,7 @@ def markdown(report: dict) -> str:
   for r in report["results"]:
     lines.append(f"| {r['encoder']} | **{r['mean_f1']:.3f}** | "
                  + " | ".join(f"{r['per_au_f1'][a]:.3f}" for a in aus) + " |")
+  lines += _supervised_lines(report)
   lines += _scale_lines(report.get("scale"))
   if any("seen_mean_f1" in r for r in report["results"]):
     lines += ["", "Subjects seen in pretraining vs unseen (test folds by whether their part was in "
@@ -48,6 +49,22 @@ def markdown(report: dict) -> str:
     lines += ["", "Per-frame out-of-fold predictions (probability, decision and label per AU; "
               "`clp_jax.predictions`): " + ", ".join(f"{n}: `{f}`" for n, f in files) + "."]
   return "\n".join(lines) + "\n"
+
+
+def _supervised_lines(report) -> list:
+  """How long the supervised baseline trained per fold, and whether it stopped improving."""
+  sup = next((r for r in report["results"] if r["encoder"] == "supervised"), None)
+  if sup is None or "best_step" not in sup["folds"][0]:
+    return []
+  cap = report.get("supervised", {}).get("steps")
+  ran = [f["steps_run"] for f in sup["folds"]]
+  best = [f["best_step"] for f in sup["folds"]]
+  converged = all(r < cap for r in ran) if cap else None
+  verdict = ("it stopped improving on its inner validation subjects in every fold" if converged
+             else "**at least one fold reached the cap while still improving: not converged**, "
+                  "so the gaps below are measured against a weaker supervised bound")
+  return ["", f"Supervised baseline: steps run per fold {' / '.join(map(str, ran))} (cap {cap}), "
+              f"best on the inner validation subjects at {' / '.join(map(str, best))}; {verdict}."]
 
 
 def _scale_lines(scale) -> list:

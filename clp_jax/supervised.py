@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import tqdm
 
 from clp_jax import evaluate
 from clp_jax import metrics
@@ -133,7 +134,9 @@ def train(train_images, train_labels, *, depth, image_size, steps, batch_size, l
   best_vars = {"params": params, "batch_stats": batch_stats}
   # Epochs of shuffled frames, not draws with replacement: every frame is seen once per epoch.
   order = np.empty((0,), np.int64)
+  bar = tqdm.tqdm(total=steps, desc="supervised steps", leave=False, disable=steps < 50)
   for done in range(1, steps + 1):
+    bar.update()
     if len(order) < batch_size:
       order = np.concatenate([order, rng.permutation(len(train_images))])
     idx, order = np.sort(order[:batch_size]), order[batch_size:]
@@ -150,8 +153,10 @@ def train(train_images, train_labels, *, depth, image_size, steps, batch_size, l
         best, best_step, best_vars, since_best = f1, done, current, 0
       else:
         since_best += 1
-        if patience and since_best >= patience:
-          break
+      bar.set_postfix(val_f1=f"{f1:.3f}", best=f"{best:.3f}@{best_step}")
+      if patience and since_best >= patience:
+        break
+  bar.close()
   if not early:
     best_vars, best_step = {"params": params, "batch_stats": batch_stats}, done
   if isinstance(history, dict):

@@ -191,7 +191,8 @@ def test_tiny_end_to_end_eval_writes_the_report(pretrained, tiny_data_dir, tmp_p
     assert (tmp_path / name).stat().st_size > 0
   saved = json.loads((tmp_path / "report.json").read_text())
   assert saved == json.loads(json.dumps(report))
-  assert [r["encoder"] for r in saved["results"]] == ["clp_tiny", "random_init", "supervised"]
+  assert [r["encoder"] for r in saved["results"]] == ["clp_tiny", "random_init", "all_present",
+                                                      "prevalence", "supervised"]
   assert saved["aus"] == [f"AU{a}" for a in (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24, 25, 26)]
   for r in saved["results"]:
     assert 0 <= r["mean_f1"] <= 1 and set(r["per_au_f1"]) == set(saved["aus"])
@@ -204,6 +205,14 @@ def test_tiny_end_to_end_eval_writes_the_report(pretrained, tiny_data_dir, tmp_p
     p = r["person_independence"]
     assert 0 <= p["subject_share"] <= 1 and 0 <= p["cross_subject_nn_f1"] <= 1
   assert "Person independence" in (tmp_path / "report.md").read_text()
+  # the supervised baseline stopped early on an inner split of each fold's training subjects
+  sup = saved["results"][-1]
+  for f in sup["folds"]:
+    assert 1 <= f["best_step"] <= f["steps_run"] <= config.supervised.steps
+    assert f["val_subjects"] and not set(f["val_subjects"]) & set(f["test_subjects"])
+    assert max(v for _, v in f["val_f1"]) == dict(map(tuple, f["val_f1"]))[f["best_step"]]
+  assert set(saved["scale"]["encoders"]) == {"clp_tiny", "random_init"}
+  assert "Scale: " in (tmp_path / "report.md").read_text()
   _check_predictions(saved, str(tmp_path), _labelled(tiny_data_dir))
   assert "predictions/clp_tiny.csv" in (tmp_path / "report.md").read_text()
 
@@ -324,7 +333,8 @@ def test_tiny_finetune_eval(pretrained, tiny_data_dir, tmp_path):
   config.data.data_dir = tiny_data_dir
   report = eval_cli.run(config, [out], ["clp_tiny"], str(tmp_path))
   assert report["protocol"] == "finetune" and report["finetune"]["steps"] == 3
-  assert [r["encoder"] for r in report["results"]] == ["clp_tiny", "random_init", "supervised"]
+  assert [r["encoder"] for r in report["results"]] == ["clp_tiny", "random_init", "all_present",
+                                                       "prevalence", "supervised"]
   for r in report["results"]:
     assert 0 <= r["mean_f1"] <= 1 and [f["fold"] for f in r["folds"]] == [1, 2, 3]
   assert "unseen_mean_f1" in report["results"][0]

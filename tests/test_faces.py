@@ -70,7 +70,8 @@ def test_default_configs_store_aligned_faces_with_the_labels_of_the_camera_frame
   has the same records and labels, only the pixels differ."""
   from clp_jax.data import sources  # pylint: disable=g-import-not-at-top
   from data_builders.synthetic_au import synthetic_au_dataset_builder as sau  # pylint: disable=g-import-not-at-top
-  unaligned = sau.SyntheticAuConfig(name="tiny_labelled", kind="labelled", align=False, **sau.TINY)
+  unaligned = sau.SyntheticAuConfig(name="tiny_labelled_unaligned", kind="labelled", align=False,
+                                    **sau.TINY)
   builder = sau.SyntheticAu(config=unaligned, data_dir=str(tmp_path), file_format="array_record")
   builder.download_and_prepare()
   split = "part1+part2+part3"

@@ -120,3 +120,20 @@ def test_subject_parts_are_exclusive_and_balanced():
   counts = np.bincount(list(parts.values()))[1:]
   assert counts.tolist() in ([14, 13, 13], [13, 14, 13], [13, 13, 14])
   assert parts == sau.subject_parts(40, 0) and parts != sau.subject_parts(40, 1)
+
+
+def test_a_build_of_an_older_version_is_a_clear_error(tmp_path):
+  """A data_dir holding only a finished 1.1.0 build (unaligned frames) is not read as 2.0.0:
+  the error names the versions and the command that rebuilds."""
+  from clp_jax.data import sources  # pylint: disable=g-import-not-at-top
+  old = tmp_path / "synthetic_au" / "tiny_labelled" / "1.1.0"
+  old.mkdir(parents=True)
+  (old / "dataset_info.json").write_text("{}")
+  with pytest.raises(sources.DatasetNotPreparedError) as e:
+    sources.open_source("synthetic_au", "tiny_labelled", "part1", str(tmp_path))
+  msg = str(e.value)
+  assert "version 1.1.0" in msg and f"version {sau.SyntheticAu.VERSION}" in msg
+  assert "clp-data build synthetic_au --config tiny_labelled" in msg
+  # an interrupted build of the current version is not an older version
+  (old.parent / f"incomplete.XYZ_{sau.SyntheticAu.VERSION}").mkdir()
+  assert sources.other_versions(sau.SyntheticAu(config="tiny_labelled", data_dir=str(tmp_path))) == ["1.1.0"]

@@ -1,4 +1,5 @@
-"""A contact sheet of the synthetic corpus: identities x AUs, then frames of real videos.
+"""A contact sheet of the synthetic corpus as stored: aligned face crops, identities x AUs at
+intensity 3, then frames of two videos with every nuisance on.
 
   python -m data_builders.synthetic_au.contact_sheet --out docs/synthetic_au_contact_sheet.png
 """
@@ -9,6 +10,7 @@ import os
 import cv2
 import numpy as np
 
+from clp_jax import faces
 from data_builders.synthetic_au import aus
 from data_builders.synthetic_au import dynamics
 from data_builders.synthetic_au import identity as identity_lib
@@ -23,7 +25,7 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
   return img
 
 
-def contact_sheet(subjects=(0, 1, 2, 3, 4, 5), size: int = 96, seed: int = 0) -> np.ndarray:
+def contact_sheet(subjects=(0, 1, 2, 3, 4, 5), size: int = 112, seed: int = 0) -> np.ndarray:
   """[rows * size, cols * size, 3] uint8 RGB."""
   rows = []
   for s in subjects:
@@ -32,14 +34,16 @@ def contact_sheet(subjects=(0, 1, 2, 3, 4, 5), size: int = 96, seed: int = 0) ->
     for au in (None,) + aus.AUS:
       x = np.zeros(aus.NUM_AUS, np.float32)
       if au is not None:
-        x[aus.AU_INDEX[au]] = 4.0
-      img, _ = render.render_face(idt, x, dynamics.still_nuisance(), 0, size, np.random.default_rng(0))
+        x[aus.AU_INDEX[au]] = 3.0
+      img, marks = render.render_face(idt, x, dynamics.still_nuisance(), 0, size,
+                                      np.random.default_rng(0))
+      img = faces.align(img, video_lib.rigid_landmarks(marks), size)
       row.append(_label(img, f"AU{au}" if au else f"S{s:03d} neutral") if s == subjects[0] or au is None
                  else img)
     rows.append(np.concatenate(row, 1))
   # Two videos with every nuisance on: pose, light, blur, noise, JPEG; the labels above each frame.
   for s in subjects[:2]:
-    v = video_lib.generate_video(seed, s + 10, 0, 120, size)
+    v = video_lib.generate_video(seed, s + 10, 0, 120, size, align=True)
     picks = np.linspace(0, 119, len(aus.AUS) + 1).astype(int)
     row = []
     for t in picks:
