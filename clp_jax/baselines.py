@@ -60,7 +60,8 @@ def scale(results: list, sds: float = RESOLVE_SDS) -> dict:
   'all_present' and 'supervised' to judge; 'random_init' too for the gap closed. Returns
   {"resolvable": bool or None, "reason": str, "supervised_margin": supervised - all_present,
    "supervised_fold_sd", "encoders": {name: {"vs_all_present", "fold_sd", "above_all_present"
-   (margin > sds fold SDs of the encoder), "gap_closed" (None where the scale cannot resolve)}}}.
+   (margin > sds fold SDs of the encoder), "gap_closed" (None where the scale cannot resolve,
+   or supervised is not above random_init)}}}.
   """
   by_name = {r["encoder"]: r for r in results}
   out = {"resolvable": None, "resolve_sds": sds, "encoders": {}}
@@ -75,13 +76,18 @@ def scale(results: list, sds: float = RESOLVE_SDS) -> dict:
                       f"not more than {sds:g} x its fold SD ({sd:.3f}): the scale cannot resolve "
                       f"encoders"))
   untrained = by_name.get("random_init", {}).get("mean_f1")
+  if out["resolvable"] and untrained is not None and sup <= untrained:
+    out["reason"] += (f"; but supervised ({sup:.3f}) is not above random_init ({untrained:.3f}): "
+                      f"no gap to close (train it longer)")
   for r in results:
     if r["encoder"] in TRIVIAL or r["encoder"] == "supervised":
       continue
     e = {"vs_all_present": r["mean_f1"] - trivial, "fold_sd": fold_sd(r)}
     e["above_all_present"] = bool(e["vs_all_present"] > sds * e["fold_sd"])
     e["gap_closed"] = None
-    if out["resolvable"] and untrained is not None and r["encoder"] != "random_init":
+    # The gap is measured only where there is one: supervised above the untrained network.
+    if (out["resolvable"] and untrained is not None and sup > untrained
+        and r["encoder"] != "random_init"):
       e["gap_closed"] = float((r["mean_f1"] - untrained) / (sup - untrained))
     out["encoders"][r["encoder"]] = e
   return out

@@ -72,6 +72,10 @@ def test_scale_resolves_only_when_supervised_clears_all_present_by_three_fold_sd
                               "results": results, "scale": noisy})
   assert "cannot resolve encoders" in text and "not resolvable" in text
   assert baselines.scale([clp, untrained])["resolvable"] is None
+  # a supervised baseline below the untrained probe leaves no gap to close
+  weak = baselines.scale([clp, untrained, trivial, _result("supervised", [0.27, 0.28, 0.26])])
+  assert weak["resolvable"] and weak["encoders"]["clp"]["gap_closed"] is None
+  assert "not above random_init" in weak["reason"]
 
 
 def test_inner_split_is_subject_exclusive_seeded_and_never_empty():
