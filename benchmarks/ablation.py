@@ -157,6 +157,10 @@ def main():
                       "supervised comes from ablation_backbone.json in --workdir, if there")
   p.add_argument("--baselines", default="random_init,all_present,prevalence,supervised",
                  help="baselines of the report (supervised is the costly one)")
+  p.add_argument("--baselines_from", default="",
+                 help="a clp-eval report.json of the same corpus and protocol whose baseline rows "
+                      "stand in for those not in --baselines (e.g. a converged supervised "
+                      "baseline, 80 min on the 2-core CPU, computed once for every sweep)")
   p.add_argument("--skip_pretrain", action="store_true", help="evaluate the runs as they are")
   args = p.parse_args()
   variants = args.variants.split(",")
@@ -179,7 +183,7 @@ def main():
   else:
     took = pretrain_all(names, args)
   import jax  # pylint: disable=g-import-not-at-top  (after the children: they own the accelerator)
-  from clp_jax import config_files, eval_cli, export, train  # pylint: disable=g-import-not-at-top
+  from clp_jax import baselines, config_files, eval_cli, export, train  # pylint: disable=g-import-not-at-top
   exported, infos = [], {}
   for name in names:
     try:
@@ -201,6 +205,11 @@ def main():
                         exported, os.path.join(args.workdir, "eval_" + suffix))
   eval_s = time.time() - t0
   by_name = {r["encoder"]: r for r in report["results"]}
+  if args.baselines_from:
+    borrowed = borrow_baselines(report, args.baselines_from)
+    by_name.update({r["encoder"]: r for r in borrowed})
+    report["results"] += borrowed
+    report["scale"] = baselines.scale(report["results"])
   if args.features == "au_code" and os.path.exists(reference):
     with open(reference) as f:
       ref = json.load(f)
@@ -241,6 +250,22 @@ def main():
     f.write(text)
   with open(os.path.join(args.workdir, f"ablation_{suffix}.json"), "w") as f:
     json.dump({"steps": args.steps, "pretrain_s": took, "eval_s": eval_s, "report": report}, f, indent=1)
+
+
+def borrow_baselines(report: dict, path: str) -> list:
+  """The baseline rows of the report at path that `report` lacks, after checking that both
+  evaluated the same frames the same way (corpus, protocol, features, AUs, frame count, input
+  normalisation)."""
+  with open(path) as f:
+    other = json.load(f)
+  for key in ("corpus", "protocol", "features", "aus", "num_frames", "input_norm"):
+    if other.get(key) != report.get(key):
+      raise ValueError(f"--baselines_from {path}: its {key} {other.get(key)!r} differs from this "
+                       f"evaluation's {report.get(key)!r}; its baselines do not apply")
+  have = {r["encoder"] for r in report["results"]}
+  names = ("random_init", "all_present", "prevalence", "supervised")
+  return [dict(r, borrowed_from=path) for r in other["results"]
+          if r["encoder"] in names and r["encoder"] not in have]
 
 
 def _seed_table(variants, seeds, by_name, base, top) -> list:

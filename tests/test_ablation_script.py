@@ -39,3 +39,20 @@ def test_pretrain_seconds_add_up_over_invocations(tmp_path):
   assert ablation._add_pretrain_seconds(str(tmp_path), "clp", 250.0) == pytest.approx(250.0)
   assert ablation._add_pretrain_seconds(str(tmp_path), "clp", 5.0) == pytest.approx(255.0)
   assert ablation._add_pretrain_seconds(str(tmp_path), "no_cir", 1.0) == pytest.approx(1.0)
+
+
+def test_borrowed_baselines_must_come_from_the_same_evaluation(tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+  keys = dict(corpus="synthetic_au/labelled", protocol="linear", features="backbone",
+              aus=["AU1"], num_frames=10, input_norm="per_image")
+  mine = dict(keys, results=[{"encoder": "clp"}, {"encoder": "all_present"}])
+  other = dict(keys, results=[{"encoder": "supervised", "mean_f1": 0.5},
+                              {"encoder": "all_present", "mean_f1": 0.2},
+                              {"encoder": "clp", "mean_f1": 0.9}])
+  path = tmp_path / "report.json"
+  path.write_text(json.dumps(other))
+  got = ablation.borrow_baselines(mine, str(path))
+  assert [r["encoder"] for r in got] == ["supervised"] and got[0]["borrowed_from"] == str(path)
+  path.write_text(json.dumps(dict(other, num_frames=11)))
+  with pytest.raises(ValueError, match="num_frames"):
+    ablation.borrow_baselines(mine, str(path))
