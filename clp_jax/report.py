@@ -59,10 +59,12 @@ def _supervised_lines(report) -> list:
   cap = report.get("supervised", {}).get("steps")
   ran = [f["steps_run"] for f in sup["folds"]]
   best = [f["best_step"] for f in sup["folds"]]
+  # A fold converged when its patience ran out before the cap (steps_run < cap); one that ran to
+  # the cap may still have been improving, and its best step says how late it last did.
   converged = all(r < cap for r in ran) if cap else None
   verdict = ("it stopped improving on its inner validation subjects in every fold" if converged
-             else "**at least one fold reached the cap while still improving: not converged**, "
-                  "so the gaps below are measured against a weaker supervised bound")
+             else "**at least one fold ran to the cap before its patience ran out: not shown to "
+                  "have converged**, so the gaps below may be measured against a weaker bound")
   return ["", f"Supervised baseline: steps run per fold {' / '.join(map(str, ran))} (cap {cap}), "
               f"best on the inner validation subjects at {' / '.join(map(str, best))}; {verdict}."]
 
