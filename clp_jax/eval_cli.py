@@ -18,6 +18,7 @@ labels: the upper bound).
 
 import os
 import sys
+import time
 
 from absl import app
 from absl import flags
@@ -181,6 +182,7 @@ def run(config, encoders, names, workdir) -> dict:
     candidates.append(("random_init", v, {"depth": depth, "input_size": size,
                                           "normalization": export.normalization(norm)}))
   for name, variables, inf in tqdm.tqdm(candidates, desc=f"encoders ({config.protocol})"):
+    start = time.perf_counter()
     if config.protocol == "linear":
       feats = evaluate.extract_features(variables, inf, data.images, config.batch_size,
                                         config.features)
@@ -197,6 +199,7 @@ def run(config, encoders, names, workdir) -> dict:
       _seen_unseen(result, inf, data)
     if write_predictions:
       _write_predictions(result, data, logits, workdir)
+    result["seconds"] = time.perf_counter() - start
     results.append(result)
   for kind in baselines_lib.TRIVIAL:
     if kind in config.baselines:
@@ -207,11 +210,13 @@ def run(config, encoders, names, workdir) -> dict:
       results.append(result)
   if "supervised" in config.baselines:
     logging.info("Supervised baseline: at most %d steps per fold", config.supervised.steps)
+    start = time.perf_counter()
     summary, logits = _end_to_end(data, depth=depth, size=size, train_cfg=config.supervised,
                                   seed=config.seed, input_norm=norm)
     result = {"encoder": "supervised", **summary}
     if write_predictions:
       _write_predictions(result, data, logits, workdir)
+    result["seconds"] = time.perf_counter() - start
     results.append(result)
   report = {"corpus": f"{config.data.name}/{config.data.config}", "protocol": config.protocol,
             "input_norm": norm,

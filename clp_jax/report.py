@@ -48,6 +48,10 @@ def markdown(report: dict) -> str:
   if files:
     lines += ["", "Per-frame out-of-fold predictions (probability, decision and label per AU; "
               "`clp_jax.predictions`): " + ", ".join(f"{n}: `{f}`" for n, f in files) + "."]
+  timed = [(r["encoder"], r["seconds"]) for r in report["results"] if "seconds" in r]
+  if timed:
+    lines += ["", "Wall time on this machine (features and probe, or training): "
+              + ", ".join(f"{n} {s:.0f} s" for n, s in timed) + "."]
   return "\n".join(lines) + "\n"
 
 

@@ -215,6 +215,10 @@ def test_tiny_end_to_end_eval_writes_the_report(pretrained, tiny_data_dir, tmp_p
   assert "Scale: " in (tmp_path / "report.md").read_text()
   _check_predictions(saved, str(tmp_path), _labelled(tiny_data_dir))
   assert "predictions/clp_tiny.csv" in (tmp_path / "report.md").read_text()
+  # rows that run a network carry their wall time; the trivial ones none
+  timed = [r["encoder"] for r in saved["results"] if r.get("seconds", 0) > 0]
+  assert timed == ["clp_tiny", "random_init", "supervised"]
+  assert "Wall time on this machine" in (tmp_path / "report.md").read_text()
 
 
 @pytest.mark.slow
