@@ -37,6 +37,7 @@ from clp_jax import report as report_lib
 from clp_jax import supervised
 from clp_jax.models import clp as clp_model
 from clp_jax.models import initialise
+from clp_jax.data import augment
 from clp_jax.data import sources
 
 PROTOCOLS = ("linear", "finetune")
@@ -110,7 +111,8 @@ def _end_to_end(data, *, depth, size, train_cfg, seed, encoder=None,
         data.images[fit], data.labels[fit], data.images[test], depth=depth, image_size=size,
         steps=train_cfg.steps, batch_size=train_cfg.batch_size, lr=train_cfg.lr, seed=seed,
         encoder=encoder, encoder_lr_scale=train_cfg.get("encoder_lr_scale", 1.0),
-        input_norm=input_norm, history=history, **early)
+        input_norm=input_norm, history=history,
+        augment_cfg=augment.AugmentConfig.from_config(train_cfg.get("augment", {})), **early)
     out_of_fold[test] = logits
     entry = evaluate.fold_result(k, test, logits, data)
     entry["steps_run"] = int(history.get("steps_run", train_cfg.steps))
@@ -222,12 +224,12 @@ def run(config, encoders, names, workdir) -> dict:
             "input_norm": norm,
             "aus": [f"AU{a}" for a in aus], "results": results,
             "num_frames": int(len(data.labels)),
-            "supervised": dict(config.supervised),
+            "supervised": config.supervised.to_dict(),
             "scale": baselines_lib.scale(results)}
   if config.protocol == "linear":
     report.update(features=config.features, probe=probe)
   else:
-    report["finetune"] = dict(config.finetune)
+    report["finetune"] = config.finetune.to_dict()
   text = report_lib.write(report, workdir)
   print(text)
   print(f"clp-eval: wrote report.json, report.md and f1_per_au.png"

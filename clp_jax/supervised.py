@@ -51,7 +51,7 @@ def train_and_predict(train_images, train_labels, test_images, **kw) -> np.ndarr
 def train_and_logits(train_images, train_labels, test_images, *, depth, image_size, steps,
                      batch_size, lr, seed=0, encoder=None, encoder_lr_scale=1.0,
                      input_norm="imagenet", val_images=None, val_labels=None, eval_every=0,
-                     patience=0, history=None) -> np.ndarray:
+                     patience=0, history=None, augment_cfg=None) -> np.ndarray:
   """Trains on (images [N, H, W, 3] uint8, labels [N, A] int with unknowns), gives the test
   images' logits [M, A] float32.
 
@@ -60,13 +60,14 @@ def train_and_logits(train_images, train_labels, test_images, *, depth, image_si
   always starts fresh. encoder_lr_scale: the ResNet's learning rate as a fraction of lr (the
   head's), so a pretrained encoder can move slower than its fresh head. input_norm: the kind of
   `clp_model.normalize` (an encoder's own, from its encoder.json). val_images / val_labels,
-  eval_every, patience: early stopping (`train`); history: a dict that `train` fills.
+  eval_every, patience: early stopping (`train`); history: a dict that `train` fills;
+  augment_cfg: the training views' `augment.AugmentConfig` (None: its defaults).
   """
   _, variables = train(train_images, train_labels, depth=depth, image_size=image_size,
                        steps=steps, batch_size=batch_size, lr=lr, seed=seed, encoder=encoder,
                        encoder_lr_scale=encoder_lr_scale, input_norm=input_norm,
                        val_images=val_images, val_labels=val_labels, eval_every=eval_every,
-                       patience=patience, history=history)
+                       patience=patience, history=history, augment_cfg=augment_cfg)
   return logits(variables, test_images, depth=depth, image_size=image_size,
                 num_aus=train_labels.shape[1], input_norm=input_norm, batch_size=batch_size)
 
@@ -101,7 +102,7 @@ def _predict_fn(depth, num_aus, image_size, input_norm):
 
 def train(train_images, train_labels, *, depth, image_size, steps, batch_size, lr, seed=0,
           encoder=None, encoder_lr_scale=1.0, input_norm="imagenet", val_images=None,
-          val_labels=None, eval_every=0, patience=0, history=None) -> tuple:
+          val_labels=None, eval_every=0, patience=0, history=None, augment_cfg=None) -> tuple:
   """The training of `train_and_logits`: returns (Classifier, its trained variables).
 
   steps: the most steps (the learning-rate schedule's length). With val_images [V, H, W, 3] and
@@ -109,7 +110,7 @@ def train(train_images, train_labels, *, depth, image_size, steps, batch_size, l
   every eval_every steps the mean F1 on them (probability 0.5) is measured, the best variables
   are kept and returned, and training stops after `patience` measurements without a better one
   (0: runs all steps). history, if a dict, receives "val_f1" [(step, F1), ...], "best_step" and
-  "steps_run".
+  "steps_run". augment_cfg: the training views' `augment.AugmentConfig` (None: its defaults).
   """
   if encoder_lr_scale < 0:
     raise ValueError(f"encoder_lr_scale must be >= 0, got {encoder_lr_scale}")
@@ -129,7 +130,7 @@ def train(train_images, train_labels, *, depth, image_size, steps, batch_size, l
   opt_state = tx.init(variables["params"])
   h, w = train_images.shape[1:3]
   params, batch_stats = variables["params"], variables["batch_stats"]
-  cfg = augment.AugmentConfig()
+  cfg = augment_cfg or augment.AugmentConfig()
   curve, best, best_step, since_best, done = [], -1.0, 0, 0, 0
   best_vars = {"params": params, "batch_stats": batch_stats}
   # Epochs of shuffled frames, not draws with replacement: every frame is seen once per epoch.

@@ -1,12 +1,16 @@
 """Trivial baselines against closed forms, the scale rule, the inner split and early stopping."""
 
+import os
+
 import numpy as np
 import pytest
 
 from clp_jax import baselines
+from clp_jax import config_files
 from clp_jax import evaluate
 from clp_jax import report as report_lib
 from clp_jax import supervised
+from clp_jax.data import augment
 
 
 def _labelled(seed=0, n=600, rates=(0.05, 0.2, 0.6)):
@@ -107,3 +111,29 @@ def test_early_stopping_keeps_the_best_measurement_and_stops_after_patience():
   full = {}
   supervised.train(images[:30], labels[:30], steps=4, history=full, **kw)
   assert full == {"val_f1": [], "best_step": 4, "steps_run": 4}
+
+
+def test_supervised_training_views_follow_the_given_augmentation(monkeypatch):
+  """The eval config's `supervised.augment` reaches the views the network trains on."""
+  seen = []
+  draw = augment.draw_views
+
+  def recording(n, h, w, cfg, rng):
+    seen.append(cfg)
+    return draw(n, h, w, cfg, rng)
+
+  monkeypatch.setattr(augment, "draw_views", recording)
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (16, 36, 36, 3), dtype=np.uint8)
+  labels = (rng.random((16, 2)) < 0.4).astype(np.int8)
+  mild = augment.AugmentConfig.from_config(dict(crop_scale=(0.9, 1.0), flip=False))
+  supervised.train(images, labels, steps=2, depth=10, image_size=32, batch_size=8, lr=1e-3,
+                   input_norm="per_image", augment_cfg=mild)
+  assert seen == [mild, mild]
+  supervised.train(images, labels, steps=1, depth=10, image_size=32, batch_size=8, lr=1e-3,
+                   input_norm="per_image")
+  assert seen[-1] == augment.AugmentConfig()
+  # the eval config writes the defaults out, so a report records the views it trained on
+  config = config_files.load(os.path.join(os.path.dirname(__file__), "..", "configs", "eval",
+                                          "synthetic_au.py"))
+  assert augment.AugmentConfig.from_config(config.supervised.augment) == augment.AugmentConfig()

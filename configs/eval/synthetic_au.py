@@ -41,13 +41,18 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # The supervised baseline, trained until it stops improving: at most `steps` steps, its mean F1
   # measured every `eval_every` steps on an inner split of val_fraction of the training folds'
   # subjects, stopped after `patience` measurements without a better one, the best one kept.
+  # augment: its training views (`augment.AugmentConfig`: crops keeping 75-100% of the face's
+  # area, mirror, colour jitter).
+  train_views = dict(crop_scale=(0.75, 1.0), crop_ratio=(0.9, 1.1), flip=True, brightness=0.25,
+                     contrast=0.25, saturation=0.25)
   c.supervised = ml_collections.ConfigDict(dict(steps=1000, batch_size=64, lr=1e-3,
-                                                val_fraction=0.2, eval_every=50, patience=3))
+                                                val_fraction=0.2, eval_every=50, patience=3,
+                                                augment=train_views))
   # Fine-tuning reuses the supervised recipe, starting from the encoder's weights.
   # encoder_lr_scale: the encoder's lr as a fraction of the fresh AU layer's. Below 1, random_init
   # is no longer the from-scratch reference: add 'supervised' to baselines.
   c.finetune = ml_collections.ConfigDict(dict(steps=60, batch_size=64, lr=1e-3,
-                                              encoder_lr_scale=1.0))
+                                              encoder_lr_scale=1.0, augment=train_views))
   if arg == "demo":
     # Half the batch halves a step's time on the CPU; two validation points instead of four.
     c.supervised.update(steps=100, batch_size=32, eval_every=50, patience=2)
