@@ -159,8 +159,10 @@ def run(config, encoders, names, workdir) -> dict:
   write_predictions = config.get("predictions", True)
   loaded = [export.load(d) for d in encoders]
   infos = [i for _, i in loaded]
-  if not loaded and "random_init" not in config.baselines:
-    raise ValueError("Nothing to evaluate: give --encoder or a baseline")
+  if not loaded and not {"random_init", "supervised"} & set(config.baselines):
+    # the trivial baselines alone are no evaluation of a network
+    raise ValueError("Nothing to evaluate: give --encoder, or 'random_init' or 'supervised' in "
+                     f"config.baselines (it has {list(config.baselines)})")
   _check_architecture(infos)
   depth = infos[0]["depth"] if infos else config.depth
   size = infos[0]["input_size"] if infos else config.image_size

@@ -240,6 +240,21 @@ def test_bad_encoder_directories_are_clear_errors(pretrained, tmp_path):
   del workdir
 
 
+def test_an_eval_of_no_network_is_a_clear_error(tiny_data_dir, tmp_path):
+  """Trivial baselines alone evaluate nothing; the supervised baseline alone is an evaluation."""
+  config = _load_config("eval/synthetic_au", "tiny")
+  config.data.data_dir = tiny_data_dir
+  config.baselines = ("all_present", "prevalence")
+  with pytest.raises(ValueError, match=r"Nothing to evaluate.*'all_present', 'prevalence'"):
+    eval_cli.run(config, [], [], str(tmp_path))
+  config.baselines = ("all_present", "supervised")
+  config.supervised.augment.crop_scale = (0.9, 1.0)
+  report = eval_cli.run(config, [], [], str(tmp_path))
+  assert [r["encoder"] for r in report["results"]] == ["all_present", "supervised"]
+  saved = json.loads((tmp_path / "report.json").read_text())
+  assert saved["supervised"]["augment"]["crop_scale"] == [0.9, 1.0]
+
+
 def test_finetune_starts_from_the_given_encoder():
   """With no training steps, fine-tuning predicts with the given encoder's features and the fresh
   AU layer: equal to the linear-protocol feature path times that layer."""
