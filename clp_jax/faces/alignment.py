@@ -14,9 +14,18 @@ aligning on them would partly undo the AUs.
 import cv2
 import numpy as np
 
-# Eye centres (left, right in the image) and nose tip as fractions of the output side: the face
-# fills the crop (interocular distance 0.336 of the width, about OpenFace's scale), brows to chin.
+# One canonical face, as fractions of the output side: the face fills the crop (interocular
+# distance 0.336 of the width, about OpenFace's scale), brows to chin. Its rows are the rigid
+# points a face is aligned on: the eye centres (left, right in the image), then a nose point. The
+# nose point depends on what gives the landmarks, so each kind has its row on the same face:
+# - RIGID_TEMPLATE: the nose tip, 0.515 interocular distances below the eye line (the synthetic
+#   corpus's renderer gives eye centres and nose tip);
+# - FIVE_POINT_TEMPLATE: the base of the nose (subnasale), where dlib's 5-point predictor puts its
+#   fifth point, 0.70 interocular distances below the eye line (the median over the real clips in
+#   ../shared/data/real_videos of that distance from the 5-point eye-corner centres: 0.63 and
+#   0.77; measured 2026-12-04).
 RIGID_TEMPLATE = np.array([[0.332, 0.393], [0.668, 0.393], [0.5, 0.566]], np.float64)
+FIVE_POINT_TEMPLATE = np.array([[0.332, 0.393], [0.668, 0.393], [0.5, 0.628]], np.float64)
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -1,0 +1,41 @@
+"""A video -> its main face, aligned, frame by frame: decoding, tracking and alignment in one pass.
+
+This is the path every real corpus builder and clp-detect take from a video file to the crops the
+encoder reads, so training and use see faces aligned the same way.
+"""
+
+import dataclasses
+from typing import Iterator, Optional
+
+import numpy as np
+
+from clp_jax.data import video as video_lib
+from clp_jax.faces import alignment as align_lib
+from clp_jax.faces import detect as detect_lib
+from clp_jax.faces import track as track_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class AlignedFrame:
+  """index, timestamp: as `video.Frame`; face: the main face in the frame's pixels, or None;
+  crop: [size, size, 3] uint8 RGB, the face warped onto `alignment.FIVE_POINT_TEMPLATE`, or None."""
+  index: int
+  timestamp: float
+  face: Optional[detect_lib.Face]
+  crop: Optional[np.ndarray]
+
+
+def aligned_frames(path: str, size: int = 112, every: int = 1, detect_every: int = 5,
+                   detector: Optional[detect_lib.Detector] = None) -> Iterator[AlignedFrame]:
+  """Every `every`-th frame of the video at path with its main face aligned to size x size.
+
+  detect_every: counts the frames kept (after `every`): the detector runs on one in that many.
+  Raises `video.VideoError` (naming the file) for an unreadable or truncated video, after the
+  frames decoded before the damage.
+  """
+  tracker = track_lib.MainFaceTracker(detector or detect_lib.Detector(), detect_every)
+  for frame in video_lib.frames(path, every):
+    face = tracker(frame.image)
+    crop = None if face is None else align_lib.align(
+        frame.image, face.rigid(), size, align_lib.FIVE_POINT_TEMPLATE)
+    yield AlignedFrame(frame.index, frame.timestamp, face, crop)
