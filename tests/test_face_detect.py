@@ -103,8 +103,9 @@ def _encode(path, n, faststart=True):
   with av.open(path, "w", options=options) as out:
     s = out.add_stream("libx264", rate=25)
     s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-    for i in range(n):
-      img = np.full((48, 64, 3), 4 * i, np.uint8)
+    rng = np.random.default_rng(0)
+    for _ in range(n):  # noise: every frame costs bytes, so a cut leaves whole frames before it
+      img = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
       for packet in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
         out.mux(packet)
     for packet in s.encode():
@@ -120,7 +121,7 @@ def test_damaged_videos_raise_an_error_naming_the_file(tmp_path):
   cut = tmp_path / "cut.mp4"
   cut.write_bytes(data[:int(len(data) * 0.6)])
   decoded = []
-  with pytest.raises(video_lib.VideoError, match="cut.mp4: decoding failed after frame"):
+  with pytest.raises(video_lib.VideoError, match=r"cut.mp4: decoding (failed|ended) after \d+"):
     for f in video_lib.frames(str(cut)):
       decoded.append(f.index)
   assert decoded == list(range(len(decoded))) and 0 < len(decoded) < 50

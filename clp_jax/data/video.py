@@ -29,8 +29,9 @@ class Frame:
 def frames(path: str, every: int = 1) -> Iterator[Frame]:
   """The video's frames in order, every `every`-th one (index 0, every, 2 * every, ...).
 
-  A truncated file yields the frames before the damage and then raises VideoError, so a caller
-  that counts frames knows the video ended early.
+  A truncated file yields the frames before the damage and then raises VideoError (where the
+  decoder fails, or where fewer frames decode than the container lists), so a caller that counts
+  frames knows the video ended early.
   """
   if every < 1:
     raise ValueError(f"every must be >= 1, got {every}")
@@ -53,9 +54,16 @@ def frames(path: str, every: int = 1) -> Iterator[Frame]:
         t = float(frame.pts) * base if frame.pts is not None else float("nan")
         yield Frame(index, t, frame.to_ndarray(format="rgb24"))
     except av.FFmpegError as e:
-      raise VideoError(f"{path}: decoding failed after frame {index} ({e})") from e
+      raise VideoError(f"{path}: decoding failed after {index + 1} frames ({e})") from e
+    expected = stream.frames  # what the container lists (0 where it does not say)
   if index < 0:
     raise VideoError(f"{path}: no frame could be decoded")
+  # A cut-off file often decodes without complaint up to the cut. A container's count can be a
+  # frame or so off the decodable frames (edit lists, a last partial frame): only a larger gap is
+  # damage.
+  if expected and expected - (index + 1) > max(1, 0.01 * expected):
+    raise VideoError(f"{path}: decoding ended after {index + 1} of the {expected} frames the "
+                     f"file lists (truncated?)")
 
 
 def frame_rate(path: str) -> float:
