@@ -68,7 +68,8 @@ def train(config, workdir: str) -> step_lib.TrainState:
                  meta.get("num_devices"), n_dev)
   step = int(jax.device_get(state.step))
   meta = {"config": json.loads(config.to_json()), "num_devices": n_dev,
-          "corpus": f"{config.data.name}/{config.data.config}", "aus": list(info.metadata["aus"])}
+          "corpus": f"{config.data.name}/{config.data.config}",
+          "aus": list(info.metadata.get("aus", []))}  # none for unlabelled video
 
   # --------------------------------------------------------------------- held-out losses
   validator = None

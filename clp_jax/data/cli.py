@@ -2,14 +2,20 @@
 
   clp-data build synthetic_au --config pretrain --data_dir ~/clp_jax_data
   clp-data stats synthetic_au --config labelled --data_dir ~/clp_jax_data
+  clp-data build video_folder --config default --manual_dir ~/videos --data_dir ~/clp_jax_data
+
+Corpora read from your disk (every one but synthetic_au) take --manual_dir: the folder that
+holds them, laid out as the builder's README says.
 """
 
 import argparse
 import collections
+import os
 import sys
 import time
 
 import numpy as np
+import tensorflow_datasets as tfds
 
 from clp_jax.data import sources
 
@@ -21,10 +27,15 @@ def _build(args) -> None:
     return
   print(f"Building {args.corpus}/{args.config} into {builder.data_dir} ...", flush=True)
   start = time.time()
-  builder.download_and_prepare()
+  download_config = None
+  if args.manual_dir:
+    download_config = tfds.download.DownloadConfig(manual_dir=os.path.expanduser(args.manual_dir))
+  builder.download_and_prepare(download_config=download_config)
   elapsed = time.time() - start
   n = sum(s.num_examples for s in builder.info.splits.values())
   print(f"Built {n} records in {elapsed:.1f} s ({n / elapsed:.1f} records/s)")
+  for split, totals in sorted(builder.info.metadata.get("build_summary", {}).items()):
+    print(f"  {split}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in totals.items()))
 
 
 def corpus_stats(source, info) -> dict:
@@ -71,13 +82,16 @@ def main(argv=None) -> int:
     p.add_argument("corpus", choices=sorted(sources.BUILDERS))
     p.add_argument("--config", required=True)
     p.add_argument("--data_dir", default=sources.DEFAULT_DATA_DIR)
+    if name == "build":
+      p.add_argument("--manual_dir", default=None,
+                     help="the folder holding a corpus read from your disk")
     if name == "stats":
       p.add_argument("--split", default="part1+part2+part3")
     p.set_defaults(fn=fn)
   args = parser.parse_args(argv)
   try:
     args.fn(args)
-  except (sources.DatasetNotPreparedError, ValueError) as e:
+  except (sources.DatasetNotPreparedError, FileNotFoundError, ValueError) as e:
     print(f"clp-data: error: {e}", file=sys.stderr)
     return 2
   return 0

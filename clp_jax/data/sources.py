@@ -12,6 +12,7 @@ import os
 # dependencies are never needed).
 BUILDERS = {
     "synthetic_au": "data_builders.synthetic_au.synthetic_au_dataset_builder:SyntheticAu",
+    "video_folder": "data_builders.video_folder.video_folder_dataset_builder:VideoFolder",
 }
 
 DEFAULT_DATA_DIR = os.environ.get("CLP_DATA_DIR", os.path.expanduser("~/clp_jax_data"))
@@ -29,7 +30,8 @@ def builder_class(name: str):
 
 
 def build_command(name: str, config: str, data_dir: str) -> str:
-  return f"clp-data build {name} --config {config} --data_dir {data_dir}"
+  manual = "" if name == "synthetic_au" else " --manual_dir <the corpus on your disk>"
+  return f"clp-data build {name} --config {config} --data_dir {data_dir}{manual}"
 
 
 def get_builder(name: str, config, data_dir: str = DEFAULT_DATA_DIR):

@@ -1,0 +1,1 @@
+"""video_folder: any folder of face videos -> aligned pretraining clips (TFDS builder)."""
