@@ -138,3 +138,12 @@ def test_parts_are_balanced_and_subject_exclusive():
   assert sorted(np.bincount(list(parts.values()))[1:]) == [33, 33, 34]
   assert clips_lib.identity_parts(reversed(names)) == parts  # order of discovery does not matter
   assert sorted(clips_lib.identity_parts(["a", "b", "c"]).values()) == [1, 2, 3]
+
+
+def test_voxceleb2_names_the_set_folder_it_needs(tmp_path):
+  (tmp_path / "vox" / "test" / "mp4").mkdir(parents=True)
+  builder = sources.get_builder("voxceleb2", "dev", str(tmp_path / "data"))
+  with pytest.raises(FileNotFoundError, match=r"vox/dev/mp4 \(VoxCeleb2's 'dev' set\)"):
+    builder.download_and_prepare(download_config=vf.tfds.download.DownloadConfig(
+        manual_dir=str(tmp_path / "vox")))
+  assert not builder.is_prepared()  # an interrupted build never looks prepared

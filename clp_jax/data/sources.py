@@ -13,6 +13,7 @@ import os
 BUILDERS = {
     "synthetic_au": "data_builders.synthetic_au.synthetic_au_dataset_builder:SyntheticAu",
     "video_folder": "data_builders.video_folder.video_folder_dataset_builder:VideoFolder",
+    "voxceleb2": "data_builders.voxceleb2.voxceleb2_dataset_builder:VoxCeleb2",
 }
 
 DEFAULT_DATA_DIR = os.environ.get("CLP_DATA_DIR", os.path.expanduser("~/clp_jax_data"))

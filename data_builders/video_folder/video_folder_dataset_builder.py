@@ -128,13 +128,12 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager):
     root = self._manual_root(dl_manager)
-    videos = find_videos(root)
+    videos = self._find_videos(root)
     if not videos:
       raise FileNotFoundError(
           f"No video files ({', '.join(video_lib.VIDEO_EXTENSIONS)}) under {root}. Expected:\n"
           + self.MANUAL_DOWNLOAD_INSTRUCTIONS)
-    level = self.builder_config.identity_level
-    identity = {v: identity_of(root, v, level) for v in videos}  # layout errors before any work
+    identity = {v: self._identity(root, v) for v in videos}  # layout errors before any work
     names = sorted(set(identity.values()))
     subject_id = {name: i for i, name in enumerate(names)}
     parts = clips_lib.identity_parts(names, NUM_PARTS)
@@ -143,6 +142,14 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
             for p in range(1, NUM_PARTS + 1)}
     # A part needs a person: with fewer than 3 people the last parts are left out.
     return {f"part{p}": self._generate_examples(root, jobs[p], p) for p in jobs if jobs[p]}
+
+  def _find_videos(self, root: str) -> list:
+    """The videos to read under the manual folder (corpus builders narrow it to their layout)."""
+    return find_videos(root)
+
+  def _identity(self, root: str, path: str) -> str:
+    """The person a video shows."""
+    return identity_of(root, path, self.builder_config.identity_level)
 
   def _manual_root(self, dl_manager) -> str:
     try:

@@ -1,0 +1,1 @@
+"""voxceleb2: VoxCeleb2 videos -> aligned pretraining clips (TFDS builder, manual download)."""
