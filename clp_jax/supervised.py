@@ -138,7 +138,7 @@ def train(train_images, train_labels, *, depth, image_size, steps, batch_size, l
   bar = tqdm.tqdm(total=steps, desc="supervised steps", leave=False, disable=steps < 50)
   for done in range(1, steps + 1):
     bar.update()
-    if len(order) < batch_size:
+    while len(order) < batch_size:  # a training set smaller than a batch repeats in it
       order = np.concatenate([order, rng.permutation(len(train_images))])
     idx, order = np.sort(order[:batch_size]), order[batch_size:]
     views = augment.draw_views(batch_size, h, w, cfg, rng)

@@ -137,3 +137,13 @@ def test_supervised_training_views_follow_the_given_augmentation(monkeypatch):
   config = config_files.load(os.path.join(os.path.dirname(__file__), "..", "configs", "eval",
                                           "synthetic_au.py"))
   assert augment.AugmentConfig.from_config(config.supervised.augment) == augment.AugmentConfig()
+
+
+def test_supervised_training_on_fewer_frames_than_a_batch_repeats_them():
+  rng = np.random.default_rng(1)
+  images = rng.integers(0, 256, (3, 36, 36, 3), dtype=np.uint8)
+  labels = np.array([[1, 0], [0, -1], [1, 1]], np.int8)
+  history = {}
+  supervised.train(images, labels, steps=2, depth=10, image_size=32, batch_size=8, lr=1e-3,
+                   input_norm="per_image", history=history)
+  assert history["steps_run"] == 2

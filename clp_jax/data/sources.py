@@ -14,6 +14,7 @@ BUILDERS = {
     "synthetic_au": "data_builders.synthetic_au.synthetic_au_dataset_builder:SyntheticAu",
     "video_folder": "data_builders.video_folder.video_folder_dataset_builder:VideoFolder",
     "voxceleb2": "data_builders.voxceleb2.voxceleb2_dataset_builder:VoxCeleb2",
+    "bp4d": "data_builders.bp4d.bp4d_dataset_builder:Bp4d",
 }
 
 DEFAULT_DATA_DIR = os.environ.get("CLP_DATA_DIR", os.path.expanduser("~/clp_jax_data"))

@@ -5,8 +5,9 @@ encoder reads, so training and use see faces aligned the same way.
 """
 
 import dataclasses
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
+import cv2
 import numpy as np
 
 from clp_jax.data import video as video_lib
@@ -39,3 +40,25 @@ def aligned_frames(path: str, size: int = 112, every: int = 1, detect_every: int
     crop = None if face is None else align_lib.align(
         frame.image, face.rigid(), size, align_lib.FIVE_POINT_TEMPLATE)
     yield AlignedFrame(frame.index, frame.timestamp, face, crop)
+
+
+def read_image(path: str) -> np.ndarray:
+  """An image file -> [H, W, 3] uint8 RGB; an unreadable file raises ValueError naming it."""
+  image = cv2.imread(path, cv2.IMREAD_COLOR)
+  if image is None:
+    raise ValueError(f"{path}: not a readable image")
+  return np.ascontiguousarray(image[..., ::-1])
+
+
+def aligned_images(paths: Sequence[str], size: int = 112, detect_every: int = 5,
+                   detector: Optional[detect_lib.Detector] = None) -> Iterator[tuple]:
+  """The main face of a sequence of still frames (one video's frames as image files, in order):
+  yields (path, face or None, crop [size, size, 3] uint8 RGB or None), one image at a time.
+  An unreadable image raises ValueError naming it."""
+  tracker = track_lib.MainFaceTracker(detector or detect_lib.Detector(), detect_every)
+  for path in paths:
+    image = read_image(path)
+    face = tracker(image)
+    crop = None if face is None else align_lib.align(
+        image, face.rigid(), size, align_lib.FIVE_POINT_TEMPLATE)
+    yield path, face, crop

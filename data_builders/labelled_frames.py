@@ -1,0 +1,109 @@
+"""What the AU-labelled corpus builders (bp4d, disfa, gft) share: the record, the face path and
+the counts.
+
+A labelled record is what synthetic_au's `labelled` config holds, so `clp-eval` reads every
+corpus the same way: the aligned face crop (JPEG), occurrence per AU (1, 0, or -1 where the
+corpus says unknown), intensity per AU (0-5, -1 where unknown or not coded), the frame's index,
+its video, its subject and its part (the corpus's standard subject-exclusive 3 folds).
+"""
+
+import concurrent.futures
+import dataclasses
+import multiprocessing
+import os
+from typing import Iterator, Tuple
+
+import numpy as np
+import simplejpeg
+import tensorflow_datasets as tfds
+
+from clp_jax.faces import alignment
+from clp_jax.faces import detect
+from clp_jax.faces import track
+
+
+def features(num_aus: int) -> tfds.features.FeaturesDict:
+  return tfds.features.FeaturesDict({
+      "image": tfds.features.Tensor(shape=(), dtype=np.object_),
+      "au_occurrence": tfds.features.Tensor(shape=(num_aus,), dtype=np.int8),
+      "au_intensity": tfds.features.Tensor(shape=(num_aus,), dtype=np.float32),
+      "frame_index": tfds.features.Tensor(shape=(), dtype=np.int32),
+      "video_id": tfds.features.Text(),
+      "subject_id": tfds.features.Tensor(shape=(), dtype=np.int32),
+      "part": tfds.features.Tensor(shape=(), dtype=np.int32),
+  })
+
+
+@dataclasses.dataclass
+class Counts:
+  """What a build did with the labelled frames: added up per part into `build_summary`."""
+  labelled: int = 0  # frames with a label row
+  records: int = 0
+  without_face: int = 0  # labelled frames where no face was found (dropped)
+  without_image: int = 0  # labelled frames with no image (dropped)
+
+  def add(self, other: "Counts") -> None:
+    for f in dataclasses.fields(self):
+      setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+def records(frames: Iterator[Tuple[int, np.ndarray]], labels: dict, *, video_id: str,
+            subject_id: int, part: int, counts: Counts, size: int = 112, detect_every: int = 5,
+            jpeg_quality: int = 95, detector=None):
+  """One video's labelled records, its frames read one at a time.
+
+  frames: (frame index, [H, W, 3] uint8 RGB) in the video's order, the corpus's own numbering;
+  labels: {frame index: (occurrence [A] int8, intensity [A] float32)}. Frames without a label
+  row are passed through the face tracker (it needs the sequence) but not stored. Yields
+  (key, record); fills counts.
+  """
+  tracker = track.MainFaceTracker(detector or detect.Detector(), detect_every)
+  seen = set()
+  for index, image in frames:
+    face = tracker(image)
+    if index not in labels:
+      continue
+    seen.add(index)
+    counts.labelled += 1
+    if face is None:
+      counts.without_face += 1
+      continue
+    crop = alignment.align(image, face.rigid(), size, alignment.FIVE_POINT_TEMPLATE)
+    occurrence, intensity = labels[index]
+    counts.records += 1
+    yield f"{video_id.replace('/', '_')}_f{index:06d}", {
+        "image": simplejpeg.encode_jpeg(np.ascontiguousarray(crop), quality=jpeg_quality,
+                                        colorspace="RGB"),
+        "au_occurrence": np.asarray(occurrence, np.int8),
+        "au_intensity": np.asarray(intensity, np.float32),
+        "frame_index": np.int32(index),
+        "video_id": video_id,
+        "subject_id": np.int32(subject_id),
+        "part": np.int32(part),
+    }
+  missing = len(set(labels) - seen)
+  counts.labelled += missing
+  counts.without_image += missing
+
+
+def parallel_map(fn, jobs: list, workers: int):
+  """fn(*job) for each job, in order, in up to `workers` spawned processes (1: in this one).
+
+  spawn, not fork: the calling process may already run JAX or grain threads, and a fork would
+  copy their held locks into the workers and deadlock them.
+  """
+  workers = min(len(jobs), workers)
+  if workers <= 1:
+    for job in jobs:
+      yield fn(*job)
+    return
+  ctx = multiprocessing.get_context("spawn")
+  with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    futures = [pool.submit(fn, *job) for job in jobs]
+    for future in futures:
+      yield future.result()
+
+
+def build_workers() -> int:
+  """Worker processes for a build: CLP_BUILD_WORKERS, else every core."""
+  return int(os.environ.get("CLP_BUILD_WORKERS", os.cpu_count() or 1))

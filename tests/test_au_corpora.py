@@ -1,0 +1,115 @@
+"""The AU-labelled corpus builders on their layout-exact dummy data: labels read back against the
+label files, unknowns, odd frame numbering, counts, malformed rows, and clp-eval on the result."""
+
+import csv
+import os
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from clp_jax import config_files
+from clp_jax import eval_cli
+from clp_jax.data import sources
+from data_builders.bp4d import layout as bp4d_layout
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+BP4D_DUMMY = os.path.join(ROOT, "data_builders", "bp4d", "dummy_data")
+
+
+def _build(name, manual_dir, data_dir):
+  builder = sources.get_builder(name, "labelled", str(data_dir))
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
+  return builder
+
+
+@pytest.fixture(scope="module")
+def bp4d(tmp_path_factory):
+  data_dir = tmp_path_factory.mktemp("bp4d_data")
+  return _build("bp4d", BP4D_DUMMY, data_dir), str(data_dir)
+
+
+def _csv_labels(subject, task):
+  """The occurrence file read with the csv module alone: {frame: {AU: value}}."""
+  path = os.path.join(BP4D_DUMMY, "AUCoding", "AU_OCC", f"{subject}_{task}.csv")
+  with open(path, newline="") as f:
+    rows = list(csv.reader(f))
+  return {int(r[0]): {au: int(r[au]) for au in bp4d_layout.AUS} for r in rows[1:]}
+
+
+def test_bp4d_records_hold_the_label_files_values_with_9_as_unknown(bp4d):
+  builder, _ = bp4d
+  source = builder.as_data_source(split="part1+part2+part3")
+  records = [source[i] for i in range(len(source))]
+  by_key = {(r["video_id"].decode(), int(r["frame_index"])): r for r in records}
+  expected = {(f"{s}/{t}", frame): values for s, t in
+              (("F001", "T1"), ("F001", "T8"), ("M011", "T1"), ("F007", "T1"))
+              for frame, values in _csv_labels(s, t).items()}
+  # every coded frame with an image is a record; F007/T1's frame 15 has no image
+  assert set(by_key) == set(expected) - {("F007/T1", 15)}
+  assert {f for v, f in by_key if v == "M011/T1"} == set(range(997, 1003))  # 999 -> 1000
+  unknown = 0
+  for key, r in by_key.items():
+    want = np.array([-1 if expected[key][au] == 9 else expected[key][au]
+                     for au in bp4d_layout.AUS])
+    np.testing.assert_array_equal(r["au_occurrence"], want)
+    unknown += int((want == -1).sum())
+    subject = key[0].split("/")[0]
+    assert r["part"] == next(p for p, names in bp4d_layout.PARTS.items() if subject in names)
+  assert unknown == 4  # AU4 on the second coded frame of each of the 4 tasks
+  # intensity: AU6 and AU12 of F001/T1 from AU_INT (9 -> -1), every other cell unknown
+  r = by_key[("F001/T1", 2442)]
+  au = list(bp4d_layout.AUS)
+  assert r["au_intensity"][au.index(6)] == 2442 % 6 and r["au_intensity"][au.index(12)] == 2442 % 6
+  assert by_key[("F001/T1", 2441)]["au_intensity"][au.index(6)] == -1
+  assert np.all(np.delete(r["au_intensity"], [au.index(6), au.index(12)]) == -1)
+  summary = builder.info.metadata["build_summary"]
+  assert summary["part3"]["without_image"] == 1 and summary["part3"]["records"] == 5
+  assert sum(s["without_face"] for s in summary.values()) == 0
+
+
+@pytest.mark.parametrize("row, match", [
+    ("16,0,1\n", r"F007_T1.csv:8: 3 values, the header has 100"),
+    ("16," + ",".join(["7"] * 99) + "\n", r"F007_T1.csv:8: occurrence values must be 0, 1 or 9"),
+    ("16,x" + ",0" * 98 + "\n", r"F007_T1.csv:8: not a number"),
+])
+def test_a_malformed_label_row_names_its_file_and_line(tmp_path, row, match):
+  manual = tmp_path / "BP4D"
+  shutil.copytree(BP4D_DUMMY, manual)
+  with open(manual / "AUCoding" / "AU_OCC" / "F007_T1.csv", "a") as f:
+    f.write(row)
+  builder = sources.get_builder("bp4d", "labelled", str(tmp_path / "data"))
+  with pytest.raises(Exception, match=match):
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
+  assert not builder.is_prepared()
+
+
+def test_bp4d_layout_errors_name_what_is_missing(tmp_path):
+  manual = tmp_path / "BP4D"
+  shutil.copytree(BP4D_DUMMY, manual)
+  shutil.rmtree(manual / "BP4D-training" / "M011")
+  with pytest.raises(FileNotFoundError, match=r"M011_T1.csv has labels, but there is no frames "
+                                              r"folder .*BP4D-training/M011/T1"):
+    _build("bp4d", manual, tmp_path / "data")
+  shutil.rmtree(manual / "AUCoding")
+  with pytest.raises(FileNotFoundError, match=r"occurrence labels in .*AUCoding/AU_OCC"):
+    _build("bp4d", manual, tmp_path / "data")
+  assert sorted(bp4d_layout.task_frames(BP4D_DUMMY + "/BP4D-training/M011/T1")) == list(
+      range(997, 1004))
+
+
+@pytest.mark.slow
+def test_clp_eval_runs_on_the_bp4d_layout(bp4d, tmp_path):
+  _, data_dir = bp4d
+  config = config_files.load(os.path.join(ROOT, "configs", "eval", "bp4d.py"), "dummy")
+  config.data.data_dir = data_dir
+  report = eval_cli.run(config, [], [], str(tmp_path))
+  assert report["aus"] == [f"AU{a}" for a in bp4d_layout.AUS]
+  assert [r["encoder"] for r in report["results"]] == ["random_init", "all_present", "prevalence",
+                                                      "supervised"]
+  for r in report["results"]:
+    assert [f["fold"] for f in r["folds"]] == [1, 2, 3]
+  assert (tmp_path / "report.md").exists()
