@@ -41,6 +41,7 @@ class Counts:
   records: int = 0
   without_face: int = 0  # labelled frames where no face was found (dropped)
   without_image: int = 0  # labelled frames with no image (dropped)
+  damaged_videos: int = 0  # videos that could not be decoded to their end (logged)
 
   def add(self, other: "Counts") -> None:
     for f in dataclasses.fields(self):

@@ -113,3 +113,53 @@ def test_clp_eval_runs_on_the_bp4d_layout(bp4d, tmp_path):
   for r in report["results"]:
     assert [f["fold"] for f in r["folds"]] == [1, 2, 3]
   assert (tmp_path / "report.md").exists()
+
+
+DISFA_DUMMY = os.path.join(ROOT, "data_builders", "disfa", "dummy_data")
+
+
+def test_disfa_records_follow_the_label_lines_and_intensity_2_is_present(tmp_path):
+  from data_builders.disfa import layout as disfa_layout  # pylint: disable=g-import-not-at-top
+  builder = _build("disfa", DISFA_DUMMY, tmp_path / "data")
+  source = builder.as_data_source(split="part1+part2+part3")
+  records = {(source[i]["video_id"].decode(), int(source[i]["frame_index"])): source[i]
+             for i in range(len(source))}
+  assert len(records) == 12 + 12 + 11
+  for (subject, t), r in records.items():
+    want = []
+    for au in disfa_layout.AUS:
+      path = os.path.join(DISFA_DUMMY, "ActionUnit_Labels", subject, f"{subject}_au{au}.txt")
+      with open(path) as f:
+        want.append(int(f.read().splitlines()[t].split(",")[1]))  # 0-based line = frame index
+    np.testing.assert_array_equal(r["au_intensity"], want)
+    np.testing.assert_array_equal(r["au_occurrence"], np.array(want) >= 2)
+  assert ("SN003", 11) not in records  # its AU1 file stops a line early
+  assert builder.info.metadata["parts"]["SN013"] == 2
+
+
+def test_disfa_bad_label_lines_and_damaged_videos(tmp_path):
+  manual = tmp_path / "DISFA"
+  shutil.copytree(DISFA_DUMMY, manual)
+  label = manual / "ActionUnit_Labels" / "SN013" / "SN013_au9.txt"
+  lines = label.read_text().splitlines()
+  lines[4] = "5,seven"
+  label.write_text("\n".join(lines) + "\n")
+  with pytest.raises(Exception, match=r"SN013_au9.txt:5: expected 'frameIdx,intensity'"):
+    _build("disfa", manual, tmp_path / "data")
+  shutil.copy(DISFA_DUMMY + "/ActionUnit_Labels/SN013/SN013_au9.txt", label)
+  # a second part-2 subject (SN018) whose video is cut before its first frame
+  labels = manual / "ActionUnit_Labels"
+  shutil.copytree(labels / "SN013", labels / "SN018")
+  for f in (labels / "SN018").iterdir():
+    f.rename(f.with_name(f.name.replace("SN013", "SN018")))
+  videos = manual / "Videos_LeftCamera"
+  (videos / "LeftVideoSN018_comp.avi").write_bytes(
+      (videos / "LeftVideoSN013_comp.avi").read_bytes()[:2000])
+  builder = _build("disfa", manual, tmp_path / "data2")
+  summary = builder.info.metadata["build_summary"]["part2"]
+  assert summary["damaged_videos"] == 1 and summary["without_image"] == 12
+  assert builder.info.splits["part2"].num_examples == summary["records"] == 12
+  # a part left with nothing: an error that says why
+  (videos / "LeftVideoSN003_comp.avi").write_bytes(b"")
+  with pytest.raises(ValueError, match=r"disfa part3: no record from its 1 subject\(s\)"):
+    _build("disfa", manual, tmp_path / "data3")

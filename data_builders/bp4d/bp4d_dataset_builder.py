@@ -110,3 +110,6 @@ class Bp4d(tfds.core.GeneratorBasedBuilder):
       logging.warning("bp4d part%d: dropped %d coded frames without a face and %d without an "
                       "image", part, totals.without_face, totals.without_image)
     self.info.metadata["build_summary"][f"part{part}"] = summary
+    if not totals.records:
+      raise ValueError(f"bp4d part{part}: no record from its {len(jobs)} task(s) ({summary}); "
+                       f"see the warnings above")

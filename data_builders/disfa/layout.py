@@ -1,0 +1,97 @@
+"""DISFA as it sits on disk: left-camera videos, per-AU intensity files, the standard folds.
+
+  <root>/Videos_LeftCamera/LeftVideoSN001_comp.avi
+  <root>/ActionUnit_Labels/SN001/SN001_au1.txt      lines `frameIdx,intensity` (0-5), no header
+
+A label file's 0-based line index is the video's 0-based frame index (the files' own frame
+numbers start at 1). The protocol: 8 AUs, present where intensity >= 2.
+"""
+
+import csv
+import io
+
+from absl import logging
+import cv2
+import numpy as np
+from etils import epath
+
+from clp_jax.data import video as video_lib
+from data_builders import labelled_frames
+
+AUS = (1, 2, 4, 6, 9, 12, 25, 26)
+PRESENT_FROM = 2  # intensity >= 2: present (the standard DISFA protocol)
+PARTS = {
+    1: "SN002 SN010 SN001 SN026 SN027 SN032 SN030 SN009 SN016".split(),
+    2: "SN013 SN018 SN011 SN028 SN012 SN006 SN031 SN021 SN024".split(),
+    3: "SN003 SN029 SN023 SN025 SN008 SN005 SN007 SN017 SN004".split(),
+}
+SUBJECTS = sorted(s for part in PARTS.values() for s in part)
+
+
+class LabelError(ValueError):
+  """A label line that does not parse; the message names the file and the line."""
+
+
+def video_path(root, subject: str) -> epath.Path:
+  return epath.Path(root) / "Videos_LeftCamera" / f"LeftVideo{subject}_comp.avi"
+
+
+def label_path(root, subject: str, au: int) -> epath.Path:
+  return epath.Path(root) / "ActionUnit_Labels" / subject / f"{subject}_au{au}.txt"
+
+
+def read_intensity(path) -> np.ndarray:
+  """One AU's label file -> [T] float32 intensities, index = 0-based frame index."""
+  out = []
+  text = epath.Path(path).read_text()
+  for line, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    if not row or all(not c.strip() for c in row):
+      continue
+    try:
+      value = int(float(row[1]))
+      int(row[0])
+    except (ValueError, IndexError) as e:
+      raise LabelError(f"{path}:{line}: expected 'frameIdx,intensity' ({e})") from e
+    if not 0 <= value <= 5:
+      raise LabelError(f"{path}:{line}: intensity must be 0-5, got {value}")
+    out.append(value)
+  return np.array(out, np.float32)
+
+
+def subject_labels(root, subject: str) -> dict:
+  """{frame index: (occurrence [8] int8, intensity [8] float32)} for the frames every protocol
+  AU labels (files of unequal length: the shortest decides)."""
+  columns = []
+  for au in AUS:
+    path = label_path(root, subject, au)
+    if not path.exists():
+      raise FileNotFoundError(f"disfa: no label file {path} (AU{au} of {subject})")
+    columns.append(read_intensity(path))
+  n = min(len(c) for c in columns)
+  intensity = np.stack([c[:n] for c in columns], 1)
+  occurrence = (intensity >= PRESENT_FROM).astype(np.int8)
+  return {t: (occurrence[t], intensity[t]) for t in range(n)}
+
+
+def subject_records(root: str, subject: str, part: int, size: int, detect_every: int,
+                    jpeg_quality: int):
+  """(records, counts) of one subject's left-camera video: what a worker returns."""
+  cv2.setNumThreads(1)  # one video per worker process
+  labels = subject_labels(root, subject)
+  counts = labelled_frames.Counts()
+  path = str(video_path(root, subject))
+
+  def frames():
+    # A damaged video keeps the frames before the damage; the labelled frames after it count as
+    # frames without an image, and the video as damaged (the build logs it and goes on).
+    try:
+      for f in video_lib.frames(path):
+        yield f.index, f.image
+    except video_lib.VideoError as e:
+      counts.damaged_videos += 1
+      logging.warning("disfa: %s", e)
+
+  out = list(labelled_frames.records(
+      frames(), labels, video_id=subject, subject_id=SUBJECTS.index(subject), part=part,
+      counts=counts, size=size, detect_every=detect_every, jpeg_quality=jpeg_quality))
+  return out, counts
