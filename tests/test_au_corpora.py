@@ -163,3 +163,42 @@ def test_disfa_bad_label_lines_and_damaged_videos(tmp_path):
   (videos / "LeftVideoSN003_comp.avi").write_bytes(b"")
   with pytest.raises(ValueError, match=r"disfa part3: no record from its 1 subject\(s\)"):
     _build("disfa", manual, tmp_path / "data3")
+
+
+GFT_DUMMY = os.path.join(ROOT, "data_builders", "gft", "dummy_data")
+
+
+def test_gft_follows_its_layout_file(tmp_path):
+  builder = _build("gft", GFT_DUMMY, tmp_path / "data")
+  meta = builder.info.metadata
+  assert meta["subjects"] == ["001a", "001b", "002c"] and meta["videos_without_file"] == 1
+  assert meta["parts"] == {"001a": 1, "001b": 2, "002c": 3}
+  source = builder.as_data_source(split="part1+part2+part3")
+  with open(os.path.join(GFT_DUMMY, "coded", "001b_group001_au.csv"), newline="") as f:
+    rows = list(csv.DictReader(f))
+  from data_builders.gft import layout as gft_layout  # pylint: disable=g-import-not-at-top
+  checked = 0
+  for i in range(len(source)):
+    r = source[i]
+    if r["video_id"].decode() != "001b_group001":
+      continue
+    row = rows[int(r["frame_index"])]  # 'Frame' is 0-based in this layout
+    want = [int(row[f"AU{au:02d}"]) for au in gft_layout.AUS]
+    np.testing.assert_array_equal(r["au_occurrence"], [-1 if v == -9 else v for v in want])
+    checked += 1
+  assert checked == 10
+
+
+def test_gft_layout_errors(tmp_path):
+  manual = tmp_path / "GFT"
+  shutil.copytree(GFT_DUMMY, manual)
+  (manual / "gft_layout.json").write_text('{"labels": "coded/{video}_au.csv", "fps": 30}')
+  with pytest.raises(ValueError, match=r"gft_layout.json: unknown keys \['fps'\]"):
+    _build("gft", manual, tmp_path / "data")
+  (manual / "gft_layout.json").write_text('{"labels": "coded/{video}_au.csv"}')
+  with pytest.raises(FileNotFoundError, match=r"none of the 4 label files .* videos/\{video\}.mp4"):
+    _build("gft", manual, tmp_path / "data")
+  (manual / "gft_layout.json").write_text(
+      '{"labels": "coded/{video}_au.csv", "videos": "session/{video}.mp4"}')
+  with pytest.raises(Exception, match=r"_au.csv:1: the header has no column \['frame'"):
+    _build("gft", manual, tmp_path / "data")

@@ -16,6 +16,7 @@ BUILDERS = {
     "voxceleb2": "data_builders.voxceleb2.voxceleb2_dataset_builder:VoxCeleb2",
     "bp4d": "data_builders.bp4d.bp4d_dataset_builder:Bp4d",
     "disfa": "data_builders.disfa.disfa_dataset_builder:Disfa",
+    "gft": "data_builders.gft.gft_dataset_builder:Gft",
 }
 
 DEFAULT_DATA_DIR = os.environ.get("CLP_DATA_DIR", os.path.expanduser("~/clp_jax_data"))
