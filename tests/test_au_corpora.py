@@ -196,7 +196,7 @@ def test_gft_layout_errors(tmp_path):
   with pytest.raises(ValueError, match=r"gft_layout.json: unknown keys \['fps'\]"):
     _build("gft", manual, tmp_path / "data")
   (manual / "gft_layout.json").write_text('{"labels": "coded/{video}_au.csv"}')
-  with pytest.raises(FileNotFoundError, match=r"none of the 4 label files .* videos/\{video\}.mp4"):
+  with pytest.raises(FileNotFoundError, match=r"none of the 4 label files .*/videos/\{video\}.mp4"):
     _build("gft", manual, tmp_path / "data")
   (manual / "gft_layout.json").write_text(
       '{"labels": "coded/{video}_au.csv", "videos": "session/{video}.mp4"}')
