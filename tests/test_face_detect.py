@@ -131,3 +131,49 @@ def test_damaged_videos_raise_an_error_naming_the_file(tmp_path):
     next(video_lib.frames(str(text)))
   with pytest.raises(video_lib.VideoError, match="missing.avi: not a readable video"):
     next(video_lib.frames(str(tmp_path / "missing.avi")))
+
+
+def _write_openface_csv(path, frames, detector, no_face=()):
+  """An OpenFace 2.x-format CSV of frames: 68 points from dlib's 68-point model (not the 5-point
+  one alignment uses otherwise), success 0 on the frames in no_face."""
+  predictor = dlib.shape_predictor(detect.model_path("shape_predictor_68_face_landmarks.dat"))
+  header = (["frame", "face_id", "timestamp", "confidence", "success"]
+            + [f"x_{i}" for i in range(68)] + [f"y_{i}" for i in range(68)] + ["AU12_r"])
+  lines = [", ".join(header)]
+  for t, image in enumerate(frames):
+    box = detector.detect(image)[0].box
+    shape = predictor(image, dlib.rectangle(*[int(round(v)) for v in box]))
+    p = np.array([[q.x, q.y] for q in shape.parts()], np.float64)
+    ok = 0 if t in no_face else 1
+    lines.append(", ".join([str(t + 1), "0", f"{t / 30:.3f}", "0.98", str(ok)]
+                           + [f"{v:.1f}" for v in p[:, 0]] + [f"{v:.1f}" for v in p[:, 1]]
+                           + ["0.5"]))
+  with open(path, "w") as f:
+    f.write("\n".join(lines) + "\n")
+
+
+@needs_real
+def test_openface_landmarks_replace_detection_and_land_on_the_template(detector, smile_frames,
+                                                                        tmp_path):
+  from clp_jax.faces import openface  # pylint: disable=g-import-not-at-top
+  csv_path = tmp_path / "single_face.csv"
+  _write_openface_csv(csv_path, smile_frames, detector, no_face=range(10, 15))
+  faces = openface.read_faces(str(csv_path))
+  assert sorted(faces) == [t for t in range(72) if not 10 <= t < 15]
+  rows = list(stream.aligned_frames(os.path.join(REAL, "single_face.mp4"), faces=faces))
+  assert [r.index for r in rows if r.face is None] == list(range(10, 15))
+  detected = {r.index: r for r in stream.aligned_frames(os.path.join(REAL, "single_face.mp4"))}
+  for r in rows[::7]:
+    if r.face is None:
+      continue
+    # the same face aligned from either landmark source: eye centres within 3% of the side
+    np.testing.assert_allclose(r.face.rigid()[:2], detected[r.index].face.rigid()[:2],
+                               atol=0.03 * 640)
+  lines = csv_path.read_text().splitlines()
+  lines[5] = lines[5].rsplit(",", 3)[0]
+  csv_path.write_text("\n".join(lines) + "\n")
+  with pytest.raises(openface.LandmarkFileError, match=r"single_face.csv:6: \d+ values"):
+    openface.read_faces(str(csv_path))
+  (tmp_path / "other.csv").write_text("frame, success\n1, 1\n")
+  with pytest.raises(openface.LandmarkFileError, match=r"other.csv:1: not an OpenFace 2.x CSV"):
+    openface.read_faces(str(tmp_path / "other.csv"))

@@ -147,3 +147,18 @@ def test_voxceleb2_names_the_set_folder_it_needs(tmp_path):
     builder.download_and_prepare(download_config=vf.tfds.download.DownloadConfig(
         manual_dir=str(tmp_path / "vox")))
   assert not builder.is_prepared()  # an interrupted build never looks prepared
+
+
+@needs_real
+def test_an_openface_csv_beside_a_video_replaces_detection(tmp_path):
+  from tests.test_face_detect import _write_openface_csv  # pylint: disable=g-import-not-at-top
+  person = tmp_path / "videos" / "bob"
+  person.mkdir(parents=True)
+  os.symlink(os.path.join(REAL, "single_face.mp4"), person / "s.mp4")
+  frames = [f.image for f in video_lib.frames(os.path.join(REAL, "single_face.mp4"))]
+  _write_openface_csv(person / "s.csv", frames, detect.Detector(), no_face=range(10, 15))
+  builder = _build(tmp_path / "videos", tmp_path / "data")
+  summary = builder.info.metadata["build_summary"]["part1"]
+  assert summary["frames_without_face"] == 5
+  # clips start every 8 frames and take every 2nd of 15: those at 0 and 8 meet frames 10-14
+  assert summary["clips"] == 8 - 2 == builder.info.splits["part1"].num_examples

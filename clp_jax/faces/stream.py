@@ -27,16 +27,21 @@ class AlignedFrame:
 
 
 def aligned_frames(path: str, size: int = 112, every: int = 1, detect_every: int = 5,
-                   detector: Optional[detect_lib.Detector] = None) -> Iterator[AlignedFrame]:
+                   detector: Optional[detect_lib.Detector] = None,
+                   faces: Optional[dict] = None) -> Iterator[AlignedFrame]:
   """Every `every`-th frame of the video at path with its main face aligned to size x size.
 
   detect_every: counts the frames kept (after `every`): the detector runs on one in that many.
+  faces: {0-based frame index: `detect.Face`} given with the video (e.g. `openface.read_faces`):
+  then nothing is detected, and a frame missing from it has no face.
   Raises `video.VideoError` (naming the file) for an unreadable or truncated video, after the
   frames decoded before the damage.
   """
-  tracker = track_lib.MainFaceTracker(detector or detect_lib.Detector(), detect_every)
+  tracker = None
+  if faces is None:
+    tracker = track_lib.MainFaceTracker(detector or detect_lib.Detector(), detect_every)
   for frame in video_lib.frames(path, every):
-    face = tracker(frame.image)
+    face = tracker(frame.image) if tracker else faces.get(frame.index)
     crop = None if face is None else align_lib.align(
         frame.image, face.rigid(), size, align_lib.FIVE_POINT_TEMPLATE)
     yield AlignedFrame(frame.index, frame.timestamp, face, crop)

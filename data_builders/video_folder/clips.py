@@ -15,6 +15,7 @@ import simplejpeg
 
 from clp_jax.data import video as video_lib
 from clp_jax.faces import alignment
+from clp_jax.faces import openface
 from clp_jax.faces import stream
 
 
@@ -23,7 +24,9 @@ class ClipSpec:
   """fps: the rate frames are sampled at (0 keeps every frame; else every round(video fps / fps)
   -th frame, so a 50 fps video sampled at 25 keeps every 2nd). clip_length frames a clip,
   clip_stride sampled frames apart; clips start every clip_hop sampled frames. image_size: the
-  aligned crop's side. detect_every: the face detector runs on one sampled frame in this many."""
+  aligned crop's side. detect_every: the face detector runs on one sampled frame in this many.
+  openface: where OpenFace's CSV for a video sits beside it (`<stem>.csv`), its landmarks are
+  used and nothing is detected (`clp_jax.faces.openface`)."""
   fps: float = 25.0
   clip_length: int = 8
   clip_stride: int = 2
@@ -31,6 +34,7 @@ class ClipSpec:
   image_size: int = 112
   detect_every: int = 5
   jpeg_quality: int = 95
+  openface: bool = True  # use an OpenFace CSV beside a video (<stem>.csv) instead of detection
 
 
 @dataclasses.dataclass
@@ -69,10 +73,12 @@ def video_clips(path: str, spec: ClipSpec, video_id: str, subject_id: int, part:
   span = (spec.clip_length - 1) * spec.clip_stride + 1
   window = collections.deque(maxlen=span)  # the last `span` sampled frames: (index, jpeg, points)
   template = alignment.FIVE_POINT_TEMPLATE * spec.image_size
+  landmarks = openface.beside(path) if spec.openface else None
+  given = openface.read_faces(landmarks) if landmarks else None
   try:
     step = frame_step(video_lib.frame_rate(path), spec.fps)
     for n, f in enumerate(stream.aligned_frames(path, spec.image_size, every=step,
-                                                detect_every=spec.detect_every)):
+                                                detect_every=spec.detect_every, faces=given)):
       stats.frames += 1
       if f.face is None:
         stats.without_face += 1

@@ -42,6 +42,7 @@ class VideoFolderConfig(tfds.core.BuilderConfig):
   image_size: int = 112
   detect_every: int = 5
   jpeg_quality: int = 95
+  openface: bool = True
 
   def spec(self) -> clips_lib.ClipSpec:
     return clips_lib.ClipSpec(**{f.name: getattr(self, f.name)
