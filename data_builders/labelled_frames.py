@@ -108,3 +108,17 @@ def parallel_map(fn, jobs: list, workers: int):
 def build_workers() -> int:
   """Worker processes for a build: CLP_BUILD_WORKERS, else every core."""
   return int(os.environ.get("CLP_BUILD_WORKERS", os.cpu_count() or 1))
+
+
+def video_frames(path: str, counts: Counts, corpus: str):
+  """(frame index, [H, W, 3] uint8 RGB) of a video, one at a time. A damaged video keeps the frames
+  before the damage; it is logged and counted (counts.damaged_videos), and the labelled frames
+  after it then count as frames without an image."""
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  from clp_jax.data import video as video_lib  # pylint: disable=g-import-not-at-top
+  try:
+    for f in video_lib.frames(path):
+      yield f.index, f.image
+  except video_lib.VideoError as e:
+    counts.damaged_videos += 1
+    logging.warning("%s: %s", corpus, e)

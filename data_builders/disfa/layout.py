@@ -10,12 +10,10 @@ numbers start at 1). The protocol: 8 AUs, present where intensity >= 2.
 import csv
 import io
 
-from absl import logging
 import cv2
 import numpy as np
 from etils import epath
 
-from clp_jax.data import video as video_lib
 from data_builders import labelled_frames
 
 AUS = (1, 2, 4, 6, 9, 12, 25, 26)
@@ -81,17 +79,8 @@ def subject_records(root: str, subject: str, part: int, size: int, detect_every:
   counts = labelled_frames.Counts()
   path = str(video_path(root, subject))
 
-  def frames():
-    # A damaged video keeps the frames before the damage; the labelled frames after it count as
-    # frames without an image, and the video as damaged (the build logs it and goes on).
-    try:
-      for f in video_lib.frames(path):
-        yield f.index, f.image
-    except video_lib.VideoError as e:
-      counts.damaged_videos += 1
-      logging.warning("disfa: %s", e)
-
   out = list(labelled_frames.records(
-      frames(), labels, video_id=subject, subject_id=SUBJECTS.index(subject), part=part,
+      labelled_frames.video_frames(path, counts, "disfa"), labels,
+      video_id=subject, subject_id=SUBJECTS.index(subject), part=part,
       counts=counts, size=size, detect_every=detect_every, jpeg_quality=jpeg_quality))
   return out, counts

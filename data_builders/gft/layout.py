@@ -28,12 +28,10 @@ import json
 import re
 from typing import Optional
 
-from absl import logging
 import cv2
 import numpy as np
 from etils import epath
 
-from clp_jax.data import video as video_lib
 from data_builders import labelled_frames
 from data_builders.video_folder import clips as clips_lib
 
@@ -145,15 +143,8 @@ def video_records(root: str, layout: Layout, video: str, label_path: str, subjec
   counts = labelled_frames.Counts()
   path = str(epath.Path(root) / layout.videos.format(video=video))
 
-  def frames():
-    try:
-      for f in video_lib.frames(path):
-        yield f.index, f.image
-    except video_lib.VideoError as e:
-      counts.damaged_videos += 1
-      logging.warning("gft: %s", e)
-
   out = list(labelled_frames.records(
-      frames(), labels, video_id=video, subject_id=subject_id, part=part, counts=counts,
+      labelled_frames.video_frames(path, counts, "gft"), labels,
+      video_id=video, subject_id=subject_id, part=part, counts=counts,
       size=size, detect_every=detect_every, jpeg_quality=jpeg_quality))
   return out, counts
