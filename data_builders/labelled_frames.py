@@ -7,12 +7,11 @@ corpus says unknown), intensity per AU (0-5, -1 where unknown or not coded), the
 its video, its subject and its part (the corpus's standard subject-exclusive 3 folds).
 """
 
-import concurrent.futures
 import dataclasses
-import multiprocessing
-import os
+import sys
 from typing import Iterator, Tuple
 
+from absl import logging
 import numpy as np
 import simplejpeg
 import tensorflow_datasets as tfds
@@ -20,6 +19,7 @@ import tensorflow_datasets as tfds
 from clp_jax.faces import alignment
 from clp_jax.faces import detect
 from clp_jax.faces import track
+from data_builders import corpus_builder
 
 
 def features(num_aus: int) -> tfds.features.FeaturesDict:
@@ -35,6 +35,15 @@ def features(num_aus: int) -> tfds.features.FeaturesDict:
 
 
 @dataclasses.dataclass
+class LabelledConfig(tfds.core.BuilderConfig):
+  """The aligned crops: image_size px a side, the detector run on one frame in detect_every (the
+  tracker follows the face between), stored as JPEG at jpeg_quality (as video_folder's)."""
+  image_size: int = 112
+  detect_every: int = 5
+  jpeg_quality: int = 95
+
+
+@dataclasses.dataclass
 class Counts:
   """What a build did with the labelled frames: added up per part into `build_summary`."""
   labelled: int = 0  # frames with a label row
@@ -42,10 +51,6 @@ class Counts:
   without_face: int = 0  # labelled frames where no face was found (dropped)
   without_image: int = 0  # labelled frames with no image (dropped)
   damaged_videos: int = 0  # videos that could not be decoded to their end (logged)
-
-  def add(self, other: "Counts") -> None:
-    for f in dataclasses.fields(self):
-      setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 def records(frames: Iterator[Tuple[int, np.ndarray]], labels: dict, *, video_id: str,
@@ -87,34 +92,10 @@ def records(frames: Iterator[Tuple[int, np.ndarray]], labels: dict, *, video_id:
   counts.without_image += missing
 
 
-def parallel_map(fn, jobs: list, workers: int):
-  """fn(*job) for each job, in order, in up to `workers` spawned processes (1: in this one).
-
-  spawn, not fork: the calling process may already run JAX or grain threads, and a fork would
-  copy their held locks into the workers and deadlock them.
-  """
-  workers = min(len(jobs), workers)
-  if workers <= 1:
-    for job in jobs:
-      yield fn(*job)
-    return
-  ctx = multiprocessing.get_context("spawn")
-  with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-    futures = [pool.submit(fn, *job) for job in jobs]
-    for future in futures:
-      yield future.result()
-
-
-def build_workers() -> int:
-  """Worker processes for a build: CLP_BUILD_WORKERS, else every core."""
-  return int(os.environ.get("CLP_BUILD_WORKERS", os.cpu_count() or 1))
-
-
 def video_frames(path: str, counts: Counts, corpus: str):
   """(frame index, [H, W, 3] uint8 RGB) of a video, one at a time. A damaged video keeps the frames
   before the damage; it is logged and counted (counts.damaged_videos), and the labelled frames
   after it then count as frames without an image."""
-  from absl import logging  # pylint: disable=g-import-not-at-top
   from clp_jax.data import video as video_lib  # pylint: disable=g-import-not-at-top
   try:
     for f in video_lib.frames(path):
@@ -122,3 +103,33 @@ def video_frames(path: str, counts: Counts, corpus: str):
   except video_lib.VideoError as e:
     counts.damaged_videos += 1
     logging.warning("%s: %s", corpus, e)
+
+
+class LabelledBuilder(corpus_builder.CorpusBuilder, skip_registration=True):
+  """A builder of an AU-labelled corpus: labelled records, its jobs counted in `Counts`."""
+
+  COUNTS = Counts
+
+  def _info_for(self, aus, **metadata) -> tfds.core.DatasetInfo:
+    """The DatasetInfo every labelled corpus has: features for `aus`, the crop in metadata."""
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=sys.modules[type(self).__module__].__doc__,
+        features=features(len(aus)),
+        metadata=tfds.core.MetadataDict(
+            aus=list(aus), image_size=self.builder_config.image_size, aligned=True,
+            template="five_point", **metadata),
+        homepage=getattr(self, "HOMEPAGE", None),
+    )
+
+  def _crop_args(self) -> tuple:
+    """(image_size, detect_every, jpeg_quality): the trailing arguments of every job."""
+    cfg = self.builder_config
+    return cfg.image_size, cfg.detect_every, cfg.jpeg_quality
+
+  def _summarize(self, split: str, counts: Counts) -> None:
+    super()._summarize(split, counts)
+    if counts.without_face or counts.without_image or counts.damaged_videos:
+      logging.warning("%s %s: dropped %d labelled frames without a face and %d without an image "
+                      "(%d damaged videos)", self.name, split, counts.without_face,
+                      counts.without_image, counts.damaged_videos)

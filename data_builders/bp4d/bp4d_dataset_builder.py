@@ -21,7 +21,6 @@ import re
 from typing import Optional
 
 from absl import logging
-from etils import epath
 import tensorflow_datasets as tfds
 
 from data_builders import labelled_frames
@@ -29,20 +28,17 @@ from data_builders.bp4d import layout
 
 
 @dataclasses.dataclass
-class Bp4dConfig(tfds.core.BuilderConfig):
-  """frames_dir: the frames folder's name under manual_dir (None: found by its subject folders).
-  image_size, detect_every, jpeg_quality: the aligned crops, as video_folder's."""
+class Bp4dConfig(labelled_frames.LabelledConfig):
+  """frames_dir: the frames folder's name under manual_dir (None: found by its subject folders)."""
   frames_dir: Optional[str] = None
-  image_size: int = 112
-  detect_every: int = 5
-  jpeg_quality: int = 95
 
 
-class Bp4d(tfds.core.GeneratorBasedBuilder):
+class Bp4d(labelled_frames.LabelledBuilder):
   """BP4D-Spontaneous: aligned faces with 12 AU occurrences, the standard 3 subject folds."""
 
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "First release: aligned 112 px crops, 12 AUs, 9 = unknown -> -1."}
+  HOMEPAGE = "https://www.cs.binghamton.edu/~lijun/Research/3DFE/3DFE_Analysis.html"
   MANUAL_DOWNLOAD_INSTRUCTIONS = """\
   BP4D-Spontaneous is licensed by Binghamton University
   (https://www.cs.binghamton.edu/~lijun/Research/3DFE/3DFE_Analysis.html). Pass the folder that
@@ -53,28 +49,16 @@ class Bp4d(tfds.core.GeneratorBasedBuilder):
   """
   BUILDER_CONFIGS = [Bp4dConfig(name="labelled", description="Every AU-coded frame, aligned.")]
   DEFAULT_CONFIG_NAME = "labelled"
+  JOB_FN = staticmethod(layout.task_records)
+  JOB_NOUN = "task"
 
   def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description=__doc__,
-        features=labelled_frames.features(len(layout.AUS)),
-        metadata=tfds.core.MetadataDict(
-            aus=list(layout.AUS), intensity_aus=list(layout.INTENSITY_AUS),
-            subjects=layout.SUBJECTS,
-            parts={s: p for p, names in layout.PARTS.items() for s in names},
-            image_size=self.builder_config.image_size, aligned=True, template="five_point"),
-        homepage="https://www.cs.binghamton.edu/~lijun/Research/3DFE/3DFE_Analysis.html",
-    )
+    return self._info_for(
+        layout.AUS, intensity_aus=list(layout.INTENSITY_AUS), subjects=layout.SUBJECTS,
+        parts={s: p for p, names in layout.PARTS.items() for s in names})
 
-  def _split_generators(self, dl_manager):
-    try:
-      manual_dir = epath.Path(dl_manager.manual_dir)
-    except AssertionError as e:
-      raise FileNotFoundError(
-          f"bp4d reads the corpus from --manual_dir, and "
-          f"{str(getattr(dl_manager, '_manual_dir', None))!r} is missing or empty. Expected:\n"
-          + self.MANUAL_DOWNLOAD_INSTRUCTIONS) from e
+  def _split_jobs(self, dl_manager):
+    manual_dir = self.manual_root(dl_manager)
     occ_dir = manual_dir / "AUCoding" / "AU_OCC"
     if not occ_dir.is_dir():
       raise FileNotFoundError(f"bp4d needs the occurrence labels in {occ_dir}. Expected:\n"
@@ -89,27 +73,8 @@ class Bp4d(tfds.core.GeneratorBasedBuilder):
       if not (frames_root / s / t).is_dir():
         raise FileNotFoundError(f"bp4d: {occ_dir / f'{s}_{t}.csv'} has labels, but there is no "
                                 f"frames folder {frames_root / s / t}")
-    self.info.metadata["build_summary"] = {}
+    logging.info("bp4d: %d coded tasks", len(tasks))
     part_of = {s: p for p, names in layout.PARTS.items() for s in names}
-    jobs = {p: [(s, t) for s, t in tasks if part_of[s] == p] for p in layout.PARTS}
-    return {f"part{p}": self._generate_examples(manual_dir, frames_root, jobs[p], p)
-            for p in layout.PARTS if jobs[p]}
-
-  def _generate_examples(self, manual_dir, frames_root, jobs, part):
-    cfg = self.builder_config
-    totals = labelled_frames.Counts()
-    work = [(str(manual_dir), str(frames_root), s, t, part, cfg.image_size, cfg.detect_every,
-             cfg.jpeg_quality) for s, t in jobs]
-    for records, counts in labelled_frames.parallel_map(layout.task_records, work,
-                                                        labelled_frames.build_workers()):
-      yield from records
-      totals.add(counts)
-    summary = dataclasses.asdict(totals)
-    logging.info("bp4d part%d: %s", part, summary)
-    if totals.without_face or totals.without_image:
-      logging.warning("bp4d part%d: dropped %d coded frames without a face and %d without an "
-                      "image", part, totals.without_face, totals.without_image)
-    self.info.metadata["build_summary"][f"part{part}"] = summary
-    if not totals.records:
-      raise ValueError(f"bp4d part{part}: no record from its {len(jobs)} task(s) ({summary}); "
-                       f"see the warnings above")
+    return {f"part{p}": [(str(manual_dir), str(frames_root), s, t, p) + self._crop_args()
+                         for s, t in tasks if part_of[s] == p]
+            for p in layout.PARTS}

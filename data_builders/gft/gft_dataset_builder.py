@@ -12,22 +12,13 @@ with its file and line.
 import dataclasses
 
 from absl import logging
-from etils import epath
 import tensorflow_datasets as tfds
 
 from data_builders import labelled_frames
 from data_builders.gft import layout as layout_lib
 
 
-@dataclasses.dataclass
-class GftConfig(tfds.core.BuilderConfig):
-  """The aligned crops, as video_folder's."""
-  image_size: int = 112
-  detect_every: int = 5
-  jpeg_quality: int = 95
-
-
-class Gft(tfds.core.GeneratorBasedBuilder):
+class Gft(labelled_frames.LabelledBuilder):
   """GFT: aligned faces with 10 AU occurrences, split 3 ways by subject."""
 
   VERSION = tfds.core.Version("1.0.0")
@@ -39,27 +30,17 @@ class Gft(tfds.core.GeneratorBasedBuilder):
     <manual_dir>/videos/<video>.mp4  and  <manual_dir>/labels/<video>.csv
   with a 'frame' column (1-based) and 'AU1', 'AU2', ... columns (0/1, 9 = unknown).
   """
-  BUILDER_CONFIGS = [GftConfig(name="labelled", description="Every labelled frame, aligned.")]
+  BUILDER_CONFIGS = [labelled_frames.LabelledConfig(
+      name="labelled", description="Every labelled frame, aligned.")]
   DEFAULT_CONFIG_NAME = "labelled"
+  JOB_FN = staticmethod(layout_lib.video_records)
+  JOB_NOUN = "video"
 
   def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description=__doc__,
-        features=labelled_frames.features(len(layout_lib.AUS)),
-        metadata=tfds.core.MetadataDict(aus=list(layout_lib.AUS),
-                                        image_size=self.builder_config.image_size, aligned=True,
-                                        template="five_point"),
-    )
+    return self._info_for(layout_lib.AUS)
 
-  def _split_generators(self, dl_manager):
-    try:
-      root = epath.Path(dl_manager.manual_dir)
-    except AssertionError as e:
-      raise FileNotFoundError(
-          f"gft reads the corpus from --manual_dir, and "
-          f"{str(getattr(dl_manager, '_manual_dir', None))!r} is missing or empty. Expected:\n"
-          + self.MANUAL_DOWNLOAD_INSTRUCTIONS) from e
+  def _split_jobs(self, dl_manager):
+    root = self.manual_root(dl_manager)
     layout = layout_lib.Layout.read(root)
     labels = layout.label_files(root)
     videos = {v: p for v, p in labels.items() if (root / layout.videos.format(video=v)).exists()}
@@ -74,24 +55,7 @@ class Gft(tfds.core.GeneratorBasedBuilder):
     names = sorted(set(subject.values()))
     parts = layout.subject_parts(names)
     self.info.metadata.update(subjects=names, parts=parts, layout=dataclasses.asdict(layout),
-                              videos_without_file=len(missing), build_summary={})
-    jobs = {p: [(v, str(videos[v]), names.index(subject[v])) for v in videos
-                if parts[subject[v]] == p] for p in (1, 2, 3)}
-    return {f"part{p}": self._generate_examples(str(root), layout, jobs[p], p)
-            for p in jobs if jobs[p]}
-
-  def _generate_examples(self, root, layout, jobs, part):
-    cfg = self.builder_config
-    totals = labelled_frames.Counts()
-    work = [(root, layout, v, label, sid, part, cfg.image_size, cfg.detect_every,
-             cfg.jpeg_quality) for v, label, sid in jobs]
-    for records, counts in labelled_frames.parallel_map(layout_lib.video_records, work,
-                                                        labelled_frames.build_workers()):
-      yield from records
-      totals.add(counts)
-    summary = dataclasses.asdict(totals)
-    logging.info("gft part%d: %s", part, summary)
-    self.info.metadata["build_summary"][f"part{part}"] = summary
-    if not totals.records:
-      raise ValueError(f"gft part{part}: no record from its {len(jobs)} video(s) ({summary}); "
-                       f"see the warnings above")
+                              videos_without_file=len(missing))
+    return {f"part{p}": [(str(root), layout, v, str(videos[v]), names.index(subject[v]), p)
+                         + self._crop_args() for v in videos if parts[subject[v]] == p]
+            for p in (1, 2, 3)}

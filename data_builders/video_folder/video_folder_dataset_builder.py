@@ -14,9 +14,7 @@ before the damage kept); the counts are in the build's metadata (`build_summary`
 `clp-data build`.
 """
 
-import concurrent.futures
 import dataclasses
-import multiprocessing
 import os
 from typing import Optional
 
@@ -25,6 +23,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from clp_jax.data import video as video_lib
+from data_builders import corpus_builder
 from data_builders.video_folder import clips as clips_lib
 
 NUM_PARTS = 3
@@ -78,17 +77,37 @@ def identity_of(root: str, path: str, level: Optional[int]) -> str:
   return folders[level]
 
 
-def _one_video(root: str, path: str, spec: clips_lib.ClipSpec, subject_id: int, part: int):
-  """(records, stats) of one video: what a worker process returns."""
+@dataclasses.dataclass
+class ClipCounts:
+  """What a build did with a split's videos (`build_summary`)."""
+  videos: int = 0
+  skipped: int = 0  # unreadable or cut short (the clips before the damage kept)
+  without_clips: int = 0  # read, but no clip had a face in all its frames
+  frames: int = 0  # sampled frames
+  frames_without_face: int = 0
+  clips: int = 0
+
+
+def video_job(root: str, path: str, spec: clips_lib.ClipSpec, subject_id: int, part: int):
+  """(records, ClipCounts) of one video: the job a worker runs."""
   import cv2  # pylint: disable=g-import-not-at-top
   cv2.setNumThreads(1)  # one video per worker process: threads inside would oversubscribe
   stats = clips_lib.VideoStats()
   records = list(clips_lib.video_clips(path, spec, video_name(root, path), subject_id, part,
                                        stats))
-  return records, stats
+  counts = ClipCounts(videos=1, frames=stats.frames, frames_without_face=stats.without_face,
+                      clips=stats.clips)
+  if stats.error:
+    counts.skipped = 1
+    logging.warning("skipped the rest of %s: %s", path, stats.error)
+  elif not stats.clips:
+    counts.without_clips = 1
+    logging.warning("no clip from %s (%d of %d sampled frames without a face)", path,
+                    stats.without_face, stats.frames)
+  return records, counts
 
 
-class VideoFolder(tfds.core.GeneratorBasedBuilder):
+class VideoFolder(corpus_builder.CorpusBuilder):
   """Face videos from a folder, as aligned pretraining clips split 3 ways by person."""
 
   VERSION = tfds.core.Version("1.0.0")
@@ -106,6 +125,9 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
                         description="As default, every video a person of its own."),
   ]
   DEFAULT_CONFIG_NAME = "default"
+  JOB_FN = staticmethod(video_job)
+  JOB_NOUN = "video"
+  COUNTS = ClipCounts
 
   def _info(self) -> tfds.core.DatasetInfo:
     cfg = self.builder_config
@@ -127,8 +149,8 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
             clip_length=cfg.clip_length, clip_stride=cfg.clip_stride),
     )
 
-  def _split_generators(self, dl_manager):
-    root = self._manual_root(dl_manager)
+  def _split_jobs(self, dl_manager):
+    root = str(self.manual_root(dl_manager))
     videos = self._find_videos(root)
     if not videos:
       raise FileNotFoundError(
@@ -138,11 +160,12 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     names = sorted(set(identity.values()))
     subject_id = {name: i for i, name in enumerate(names)}
     parts = clips_lib.identity_parts(names, NUM_PARTS)
-    self.info.metadata.update(identities=names, parts=parts, build_summary={})
-    jobs = {p: [(v, subject_id[identity[v]]) for v in videos if parts[identity[v]] == p]
-            for p in range(1, NUM_PARTS + 1)}
+    self.info.metadata.update(identities=names, parts=parts)
+    spec = self.builder_config.spec()
     # A part needs a person: with fewer than 3 people the last parts are left out.
-    return {f"part{p}": self._generate_examples(root, jobs[p], p) for p in jobs if jobs[p]}
+    return {f"part{p}": [(root, v, spec, subject_id[identity[v]], p) for v in videos
+                         if parts[identity[v]] == p]
+            for p in range(1, NUM_PARTS + 1)}
 
   def _find_videos(self, root: str) -> list:
     """The videos to read under the manual folder (corpus builders narrow it to their layout)."""
@@ -152,53 +175,5 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     """The person a video shows."""
     return identity_of(root, path, self.builder_config.identity_level)
 
-  def _manual_root(self, dl_manager) -> str:
-    try:
-      root = str(dl_manager.manual_dir)
-    except AssertionError as e:  # TFDS: missing or empty
-      raise FileNotFoundError(
-          f"{self.name} reads the videos from --manual_dir, and "
-          f"{str(getattr(dl_manager, '_manual_dir', None))!r} is missing or empty. Expected:\n"
-          + self.MANUAL_DOWNLOAD_INSTRUCTIONS) from e
-    return os.path.abspath(os.path.expanduser(root))
-
-  def _generate_examples(self, root: str, jobs: list, part: int):
-    spec = self.builder_config.spec()
-    totals = dict(videos=len(jobs), skipped=0, without_clips=0, frames=0, frames_without_face=0,
-                  clips=0)
-    workers = min(len(jobs), int(os.environ.get("CLP_BUILD_WORKERS", os.cpu_count() or 1)))
-
-    def account(path, stats):
-      totals["frames"] += stats.frames
-      totals["frames_without_face"] += stats.without_face
-      totals["clips"] += stats.clips
-      if stats.error:
-        totals["skipped"] += 1
-        logging.warning("%s: skipped the rest of %s: %s", self.name, path, stats.error)
-      elif not stats.clips:
-        totals["without_clips"] += 1
-        logging.warning("%s: no clip from %s (%d of %d sampled frames without a face)",
-                        self.name, path, stats.without_face, stats.frames)
-
-    if workers <= 1:
-      for path, sid in jobs:
-        stats = clips_lib.VideoStats()
-        yield from clips_lib.video_clips(path, spec, video_name(root, path), sid, part, stats)
-        account(path, stats)
-    else:
-      # spawn, not fork: the calling process may run JAX or grain threads (see synthetic_au)
-      ctx = multiprocessing.get_context("spawn")
-      with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        futures = [(path, pool.submit(_one_video, root, path, spec, sid, part))
-                   for path, sid in jobs]
-        for path, future in futures:
-          records, stats = future.result()
-          yield from records
-          account(path, stats)
-    logging.info("%s part%d: %s", self.name, part, totals)
-    self.info.metadata["build_summary"][f"part{part}"] = totals
-    if not totals["clips"]:
-      raise ValueError(
-          f"{self.name}: no clip from any of the {len(jobs)} videos of part{part} "
-          f"({totals['skipped']} unreadable, {totals['frames_without_face']} of "
-          f"{totals['frames']} sampled frames without a face; see the warnings above)")
+  def _records_of(self, counts: ClipCounts) -> int:
+    return counts.clips
