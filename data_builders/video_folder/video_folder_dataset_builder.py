@@ -19,6 +19,7 @@ import os
 from typing import Optional
 
 from absl import logging
+from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -49,7 +50,11 @@ class VideoFolderConfig(tfds.core.BuilderConfig):
 
 
 def find_videos(root: str) -> list:
-  """Every video file under root (by extension, any case), sorted."""
+  """Every video file under root (by extension, any case; any depth), sorted. root may be a
+  local folder or a remote one (gs://...: a Beam build on a cluster)."""
+  if "://" in str(root):
+    return sorted(str(p) for p in epath.Path(root).rglob("*")
+                  if p.suffix.lower() in video_lib.VIDEO_EXTENSIONS)
   found = []
   for folder, dirs, files in os.walk(root):
     dirs.sort()

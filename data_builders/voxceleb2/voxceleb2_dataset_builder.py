@@ -10,9 +10,9 @@ Configs: `dev` (the dev set only: the usual pretraining set), `dev_test` (both).
 """
 
 import dataclasses
-import os
 from typing import Tuple
 
+from etils import epath
 import tensorflow_datasets as tfds
 
 from data_builders.video_folder import video_folder_dataset_builder as vf
@@ -46,8 +46,8 @@ class VoxCeleb2(vf.VideoFolder):
   def _find_videos(self, root: str) -> list:
     videos = []
     for name in self.builder_config.sets:
-      folder = os.path.join(root, name, "mp4")
-      if not os.path.isdir(folder):
+      folder = str(epath.Path(root) / name / "mp4")
+      if not epath.Path(folder).is_dir():
         raise FileNotFoundError(
             f"voxceleb2/{self.builder_config.name} needs {folder} (VoxCeleb2's '{name}' set). "
             f"Expected:\n" + self.MANUAL_DOWNLOAD_INSTRUCTIONS)
