@@ -90,3 +90,13 @@ def test_beam_options_from_the_command_line(tmp_path, capsys):
   out = capsys.readouterr().out
   assert rc == 0, out
   assert "Built " in out and "part1: labelled" in out
+
+
+def test_the_beam_workers_requirements_match_the_faces_extra():
+  import ast  # pylint: disable=g-import-not-at-top
+  tree = ast.parse(open(os.path.join(ROOT, "setup.py")).read())
+  faces = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+               and getattr(node.targets[0], "id", "") == "FACES")
+  with open(os.path.join(ROOT, "launch", "beam_requirements.txt")) as f:
+    listed = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+  assert listed == faces
