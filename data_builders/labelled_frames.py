@@ -51,22 +51,29 @@ class Counts:
   without_face: int = 0  # labelled frames where no face was found (dropped)
   without_image: int = 0  # labelled frames with no image (dropped)
   damaged_videos: int = 0  # videos that could not be decoded to their end (logged)
+  corpus_landmarks: int = 0  # records aligned on landmarks shipped with the corpus (not detected)
 
 
 def records(frames: Iterator[Tuple[int, np.ndarray]], labels: dict, *, video_id: str,
             subject_id: int, part: int, counts: Counts, size: int = 112, detect_every: int = 5,
-            jpeg_quality: int = 95, detector=None):
+            jpeg_quality: int = 95, detector=None, faces=None):
   """One video's labelled records, its frames read one at a time.
 
   frames: (frame index, [H, W, 3] uint8 RGB) in the video's order, the corpus's own numbering;
-  labels: {frame index: (occurrence [A] int8, intensity [A] float32)}. Frames without a label
-  row are passed through the face tracker (it needs the sequence) but not stored. Yields
-  (key, record); fills counts.
+  labels: {frame index: (occurrence [A] int8, intensity [A] float32)}. faces: landmarks that
+  come with the corpus, anything with .get(frame index) -> `detect.Face` or None; where given,
+  nothing is detected (a frame without an entry has no face). Otherwise every frame, labelled
+  or not, goes through the face tracker (it needs the sequence), and only labelled frames are
+  stored. Yields (key, record); fills counts.
   """
-  tracker = track.MainFaceTracker(detector or detect.Detector(), detect_every)
+  tracker = None if faces is not None else track.MainFaceTracker(
+      detector or detect.Detector(), detect_every)
   seen = set()
   for index, image in frames:
-    face = tracker(image)
+    if tracker is None:
+      face = faces.get(index) if index in labels else None
+    else:
+      face = tracker(image)
     if index not in labels:
       continue
     seen.add(index)
@@ -74,6 +81,8 @@ def records(frames: Iterator[Tuple[int, np.ndarray]], labels: dict, *, video_id:
     if face is None:
       counts.without_face += 1
       continue
+    if tracker is None:
+      counts.corpus_landmarks += 1
     crop = alignment.align(image, face.rigid(), size, alignment.FIVE_POINT_TEMPLATE)
     occurrence, intensity = labels[index]
     counts.records += 1

@@ -7,6 +7,8 @@ import shutil
 
 import numpy as np
 import pytest
+import scipy.io
+import simplejpeg
 import tensorflow_datasets as tfds
 
 from clp_jax import config_files
@@ -124,7 +126,7 @@ def test_disfa_records_follow_the_label_lines_and_intensity_2_is_present(tmp_pat
   source = builder.as_data_source(split="part1+part2+part3")
   records = {(source[i]["video_id"].decode(), int(source[i]["frame_index"])): source[i]
              for i in range(len(source))}
-  assert len(records) == 12 + 12 + 11
+  assert len(records) == 12 + 11 + 11  # SN013 has no landmark file for frame 5
   for (subject, t), r in records.items():
     want = []
     for au in disfa_layout.AUS:
@@ -135,6 +137,63 @@ def test_disfa_records_follow_the_label_lines_and_intensity_2_is_present(tmp_pat
     np.testing.assert_array_equal(r["au_occurrence"], np.array(want) >= 2)
   assert ("SN003", 11) not in records  # its AU1 file stops a line early
   assert builder.info.metadata["parts"]["SN013"] == 2
+  summary = builder.info.metadata["build_summary"]
+  assert summary["part2"]["corpus_landmarks"] == 11 and summary["part2"]["without_face"] == 1
+  assert summary["part1"]["corpus_landmarks"] == 0
+
+
+def _stored_crop(record):
+  return simplejpeg.decode_jpeg(record["image"]).astype(np.float64)
+
+
+def test_disfa_aligns_on_its_shipped_landmarks_where_it_has_them(tmp_path):
+  """SN013's crops are warps of its video frames by its landmark files' points: moving the points
+  moves the crop the same way, and the `detected` config ignores them."""
+  from clp_jax.data import video as video_lib  # pylint: disable=g-import-not-at-top
+  from clp_jax.faces import alignment  # pylint: disable=g-import-not-at-top
+  manual = tmp_path / "DISFA"
+  shutil.copytree(DISFA_DUMMY, manual)
+  lm_dir = manual / "Landmark_Points" / "SN013" / "tmp_frame_lm"
+  shift = np.array([6.0, -4.0])
+  points = {}
+  for path in sorted(lm_dir.iterdir()):
+    t = int(path.name.split("_")[1])
+    points[t] = scipy.io.loadmat(str(path))["pts"] + shift
+    scipy.io.savemat(str(path), {"pts": points[t]})
+  frames = {f.index: f.image for f in video_lib.frames(
+      os.path.join(DISFA_DUMMY, "Videos_LeftCamera", "LeftVideoSN013_comp.avi"))}
+  builder = _build("disfa", manual, tmp_path / "data")
+  source = builder.as_data_source(split="part2")
+  records = {int(source[i]["frame_index"]): source[i] for i in range(len(source))}
+  assert sorted(records) == sorted(points) and 5 not in records
+  for t, record in records.items():
+    eyes_left, eyes_right = points[t][36:42].mean(0), points[t][42:48].mean(0)
+    rigid = np.stack([eyes_left, eyes_right, points[t][33]])
+    want = alignment.align(frames[t], rigid, 112, alignment.FIVE_POINT_TEMPLATE)
+    unshifted = alignment.align(frames[t], rigid - shift, 112, alignment.FIVE_POINT_TEMPLATE)
+    got = _stored_crop(record)
+    assert np.abs(got - want).mean() < 3.0, t  # JPEG's error only
+    assert np.abs(got - unshifted).mean() > 3 * np.abs(got - want).mean(), t
+  detected = sources.get_builder("disfa", "detected", str(tmp_path / "data"))
+  detected.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
+  assert detected.info.splits["part2"].num_examples == 12
+  assert detected.info.metadata["build_summary"]["part2"]["corpus_landmarks"] == 0
+
+
+def test_disfa_landmark_file_errors_name_the_file(tmp_path):
+  manual = tmp_path / "DISFA"
+  shutil.copytree(DISFA_DUMMY, manual)
+  bad = manual / "Landmark_Points" / "SN013" / "tmp_frame_lm" / "SN013_0003_lm.mat"
+  scipy.io.savemat(str(bad), {"points": np.zeros((66, 2))})
+  with pytest.raises(Exception, match=r"SN013_0003_lm.mat: no 'pts' array \(found \['points'\]\)"):
+    _build("disfa", manual, tmp_path / "data")
+  scipy.io.savemat(str(bad), {"pts": np.zeros((68, 3))})
+  with pytest.raises(Exception, match=r"SN013_0003_lm.mat: 'pts' is \(68, 3\), expected 66 x 2"):
+    _build("disfa", manual, tmp_path / "data2")
+  bad.write_bytes(b"not a mat file")
+  with pytest.raises(Exception, match=r"SN013_0003_lm.mat: not a readable MATLAB file"):
+    _build("disfa", manual, tmp_path / "data3")
 
 
 def test_disfa_bad_label_lines_and_damaged_videos(tmp_path):
@@ -158,7 +217,7 @@ def test_disfa_bad_label_lines_and_damaged_videos(tmp_path):
   builder = _build("disfa", manual, tmp_path / "data2")
   summary = builder.info.metadata["build_summary"]["part2"]
   assert summary["damaged_videos"] == 1 and summary["without_image"] == 12
-  assert builder.info.splits["part2"].num_examples == summary["records"] == 12
+  assert builder.info.splits["part2"].num_examples == summary["records"] == 11  # SN013: 12 - 1
   # a part left with nothing: an error that says why
   (videos / "LeftVideoSN003_comp.avi").write_bytes(b"")
   with pytest.raises(ValueError, match=r"disfa part3: no record from its 1 subject\(s\)"):

@@ -23,6 +23,19 @@ class LandmarkFileError(ValueError):
   """A landmark file that does not parse; the message names the file and the line."""
 
 
+def face_from_points(points, score: float = float("nan")) -> detect.Face:
+  """[68 or 66, 2] (x, y) pixels in the iBUG order -> `detect.Face` (box: the points' bounds).
+
+  The 66-point scheme (DISFA, CMU AAM) is the 68 without the two inner mouth corners (60, 64), so
+  its first 60 points, the eyes and the nose among them, are numbered as the 68's.
+  """
+  points = np.asarray(points, np.float64)
+  if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] not in (66, 68):
+    raise ValueError(f"landmarks of shape {points.shape}, expected [68, 2] or [66, 2]")
+  box = (*points.min(0), *points.max(0))
+  return detect.Face(tuple(float(v) for v in box), float(score), points[list(FIVE_FROM_68)])
+
+
 def read_faces(path) -> dict:
   """An OpenFace CSV -> {0-based frame index: `detect.Face`} for its rows with success 1 (of
   face_id 0 where a file tracks several faces). The Face's landmarks are the 5 points alignment
@@ -57,9 +70,7 @@ def read_faces(path) -> dict:
       confidence = float(row[col["confidence"]])
     except ValueError as e:
       raise LandmarkFileError(f"{path}:{line}: not a number ({e})") from e
-    box = (*points.min(0), *points.max(0))
-    out[frame] = detect.Face(tuple(float(v) for v in box), confidence,
-                             points[list(FIVE_FROM_68)])
+    out[frame] = face_from_points(points, confidence)
   return out
 
 

@@ -8,6 +8,8 @@ Frames without a face, and a video that ends early, are dropped, logged and coun
 (`build_summary`); a malformed label line stops the build with its file and line.
 """
 
+import dataclasses
+
 from absl import logging
 import tensorflow_datasets as tfds
 
@@ -15,20 +17,35 @@ from data_builders import labelled_frames
 from data_builders.disfa import layout
 
 
+@dataclasses.dataclass
+class DisfaConfig(labelled_frames.LabelledConfig):
+  """landmarks: align on DISFA's shipped 66-point landmarks (Landmark_Points/) where a subject has
+  them, instead of detecting faces."""
+  landmarks: bool = True
+
+
 class Disfa(labelled_frames.LabelledBuilder):
   """DISFA (left camera): aligned faces with 8 AUs, the standard 3 subject folds."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "First release: aligned 112 px crops, 8 AUs, present = intensity >= 2."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "First release: aligned 112 px crops, 8 AUs, present = intensity >= 2.",
+      "1.1.0": "Aligned on the shipped 66-point landmarks where present (config 'detected': not).",
+  }
   HOMEPAGE = "http://mohammadmahoor.com/disfa/"
   MANUAL_DOWNLOAD_INSTRUCTIONS = """\
   DISFA is licensed by the University of Denver (http://mohammadmahoor.com/disfa/). Pass the
   folder that holds it as --manual_dir:
     <manual_dir>/Videos_LeftCamera/LeftVideoSN001_comp.avi
     <manual_dir>/ActionUnit_Labels/SN001/SN001_au1.txt
+    <manual_dir>/Landmark_Points/SN001/.../SN001_0000_lm.mat   (optional: aligned on these)
   """
-  BUILDER_CONFIGS = [labelled_frames.LabelledConfig(
-      name="labelled", description="Every labelled left-camera frame.")]
+  BUILDER_CONFIGS = [
+      DisfaConfig(name="labelled", description="Every labelled left-camera frame, aligned on the "
+                  "shipped landmarks where present, else on detected faces."),
+      DisfaConfig(name="detected", landmarks=False,
+                  description="As labelled, every face detected (the shipped landmarks unused)."),
+  ]
   DEFAULT_CONFIG_NAME = "labelled"
   JOB_FN = staticmethod(layout.subject_records)
   JOB_NOUN = "subject"
@@ -50,5 +67,9 @@ class Disfa(labelled_frames.LabelledBuilder):
       raise FileNotFoundError(f"disfa: no LeftVideoSN..._comp.avi of DISFA's 27 subjects in "
                               f"{root / 'Videos_LeftCamera'}")
     logging.info("disfa: %d of 27 subjects' videos present", len(present))
-    return {f"part{p}": [(str(root), s, p) + self._crop_args() for s in names if s in present]
+    with_landmarks = [s for s in present if layout.landmark_files(root, s)]
+    logging.info("disfa: %d of them with shipped landmarks%s", len(with_landmarks),
+                 "" if self.builder_config.landmarks else " (not used: config 'detected')")
+    return {f"part{p}": [(str(root), s, p) + self._crop_args() + (self.builder_config.landmarks,)
+                         for s in names if s in present]
             for p, names in layout.PARTS.items()}

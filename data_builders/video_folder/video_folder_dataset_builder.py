@@ -52,15 +52,10 @@ class VideoFolderConfig(tfds.core.BuilderConfig):
 def find_videos(root: str) -> list:
   """Every video file under root (by extension, any case; any depth), sorted. root may be a
   local folder or a remote one (gs://...: a Beam build on a cluster)."""
-  if "://" in str(root):
-    return sorted(str(p) for p in epath.Path(root).rglob("*")
-                  if p.suffix.lower() in video_lib.VIDEO_EXTENSIONS)
   found = []
-  for folder, dirs, files in os.walk(root):
-    dirs.sort()
-    found += [os.path.join(folder, f) for f in sorted(files)
-              if f.lower().endswith(video_lib.VIDEO_EXTENSIONS)]
-  return found
+  for folder, _, files in epath.Path(root).walk():
+    found += [str(folder / f) for f in files if f.lower().endswith(video_lib.VIDEO_EXTENSIONS)]
+  return sorted(found)
 
 
 def video_name(root: str, path: str) -> str:
