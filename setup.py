@@ -60,6 +60,7 @@ setup(
             "clp-pretrain=clp_jax.pretrain_cli:main",
             "clp-export=clp_jax.export:main",
             "clp-eval=clp_jax.eval_cli:main",
+            "clp-detect=clp_jax.detect_cli:main",
         ],
     },
 )

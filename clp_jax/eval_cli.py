@@ -28,6 +28,7 @@ import numpy as np
 from ml_collections import config_flags
 import tqdm
 
+from clp_jax import au_model
 from clp_jax import baselines as baselines_lib
 from clp_jax import evaluate
 from clp_jax import export
@@ -134,6 +135,19 @@ def _write_predictions(result, data, logits, workdir):
   result["predictions"] = rel
 
 
+def _save_model(name, export_dir, feats, data, probe, config, info, summary, workdir) -> str:
+  """Fits the AU heads on every labelled frame and writes workdir/models/<name> (`au_model`)."""
+  heads = evaluate.fit_heads(feats, data, probe)
+  directory = os.path.join(workdir, "models", os.path.splitext(predictions_lib.file_name(name))[0])
+  au_model.save(directory, export_dir, heads, aus=data.aus, features=config.features,
+                crop_size=int(info.metadata.get("image_size", data.images.shape[1])),
+                corpus=f"{config.data.name}/{config.data.config}",
+                cv_f1={"mean": summary["mean_f1"], **summary["per_au_f1"]})
+  logging.info("Saved the AU model of %s (heads on all %d frames, L2 %g) to %s", name,
+               len(data.labels), heads["l2"], directory)
+  return directory
+
+
 def _display_names(encoders, names, baselines) -> list:
   """The report's row names: --name, else the encoder directory's name; then the baselines'.
   They must differ, also as file names (each names a predictions file)."""
@@ -180,6 +194,10 @@ def run(config, encoders, names, workdir) -> dict:
   results = []
   # names holds the encoders' names, then the baselines'
   candidates = [(n, v, i) for (v, i), n in zip(loaded, names[:len(loaded)])]
+  export_dirs = dict(zip(names, encoders))
+  save_heads = config.get("save_heads", False)
+  if save_heads and config.protocol != "linear":
+    raise ValueError("config.save_heads needs protocol 'linear' (the heads are the linear probe's)")
   if "random_init" in config.baselines:
     au_dim, hidden = (infos[0]["au_code_dim"], infos[0]["au_head_hidden"]) if infos else (128, 512)
     v = random_encoder(depth, size, au_dim, hidden, config.seed)
@@ -194,6 +212,9 @@ def run(config, encoders, names, workdir) -> dict:
       result = {"encoder": name, **summary,
                 "person_independence": person_independence.summary(feats, data.subjects,
                                                                    data.labels)}
+      if save_heads and name in export_dirs:
+        result["model"] = _save_model(name, export_dirs[name], feats, data, probe, config,
+                                      info, summary, workdir)
     else:
       summary, logits = _end_to_end(data, depth=depth, size=size, train_cfg=config.finetune,
                                     seed=config.seed, encoder=variables, input_norm=norm)
@@ -236,6 +257,10 @@ def run(config, encoders, names, workdir) -> dict:
   print(text)
   print(f"clp-eval: wrote report.json, report.md and f1_per_au.png"
         + (", and per-frame predictions/*.csv" if write_predictions else "") + f" to {workdir}")
+  for r in results:
+    if "model" in r:
+      print(f"clp-eval: saved {r['encoder']} as an AU detector in {r['model']} "
+            f"(clp-detect VIDEO --model {r['model']} --out DIR)")
   return report
 
 

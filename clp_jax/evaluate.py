@@ -254,3 +254,21 @@ def cross_validate(features: np.ndarray, data: LabelledSet, probe: dict) -> tupl
     results.append({**fold_result(k, test, logits, data), "l2": l2,
                     "inner_f1": {f"{g:g}": float(v) for g, v in zip(grid, scores)}})
   return summarise(results, data.aus), out_of_fold
+
+
+def fit_heads(features: np.ndarray, data: LabelledSet, probe: dict) -> dict:
+  """The linear AU heads a detector keeps: one probe fitted on every labelled frame (all three
+  parts), its L2 strength chosen by leave-one-part-out over them, as `cross_validate` does inside
+  a fold. The standardisation is folded into the weights so that the heads read raw features:
+  logits [N, A] = features [N, F] @ kernel [F, A] + bias [A].
+  Returns {'kernel', 'bias', 'l2'}."""
+  grid = tuple(probe["l2_grid"])
+  l2, _ = select_l2(features, data.labels, data.parts, grid, probe["lbfgs_steps"])
+  z, y, known, _ = _probe_inputs(features, data.labels)
+  w, b = _fit_l2_logistic(z, y, known, jnp.asarray([l2], jnp.float32), steps=probe["lbfgs_steps"])
+  w, b = np.asarray(w[0], np.float64), np.asarray(b[0], np.float64)
+  mean = features.mean(0).astype(np.float64)
+  std = features.std(0).astype(np.float64) + 1e-6
+  kernel = w / std[:, None]
+  return {"kernel": kernel.astype(np.float32), "bias": (b - (mean / std) @ w).astype(np.float32),
+          "l2": l2}

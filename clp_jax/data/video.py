@@ -85,3 +85,12 @@ def frame_rate(path: str) -> float:
   except (av.FFmpegError, OSError) as e:
     raise VideoError(f"{path}: not a readable video ({e})") from e
   return float(rate) if rate else float("nan")
+
+
+def frame_count(path: str) -> int:
+  """The frames the container lists for the video stream (0 where it does not say)."""
+  try:
+    with _open(path) as container:
+      return int(container.streams.video[0].frames) if container.streams.video else 0
+  except (av.FFmpegError, OSError):
+    return 0

@@ -30,6 +30,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # Per-frame out-of-fold AU predictions, one CSV per encoder in workdir/predictions/
   # (clp_jax.predictions: probability, decision and label per AU, keyed by subject, video, frame).
   c.predictions = True
+  # Keep each given encoder as an AU detector for clp-detect: the linear heads refitted on every
+  # labelled frame, in workdir/models/<name>/ (`clp_jax.au_model`). Linear protocol only.
+  c.save_heads = False
   c.data = ml_collections.ConfigDict(dict(name="synthetic_au", config="labelled", data_dir="data",
                                           split="part1+part2+part3"))
   # The linear probe: L2 strength chosen from l2_grid per fold by leave-one-part-out on the fold's
