@@ -11,7 +11,7 @@ PYTEST_ARGS ?= -n 2 --dist loadgroup
 .venv/.installed: setup.py
 	test -x .venv/bin/python || $(PYTHON) -m venv .venv
 	.venv/bin/python -m pip install -q --upgrade pip
-	.venv/bin/python -m pip install -q -e .
+	.venv/bin/python -m pip install -q -e ".[faces]"
 	touch $@
 
 .venv-test/.installed: setup.py
@@ -30,6 +30,9 @@ demo: .venv/.installed
 	.venv/bin/clp-eval --encoder $(WORKDIR)/export/clp --name clp \
 	    --config configs/eval/synthetic_au.py:demo --workdir $(WORKDIR)/eval \
 	    --config.data.data_dir=$(DATA_DIR)
+	.venv/bin/python -m data_builders.synthetic_au.demo_video --out $(WORKDIR)/synthetic_clip.mp4
+	.venv/bin/clp-detect $(WORKDIR)/synthetic_clip.mp4 --model $(WORKDIR)/eval/models/clp \
+	    --out $(WORKDIR)/detect
 
 test: .venv-test/.installed
 	.venv-test/bin/python -m pytest $(PYTEST_ARGS)

@@ -59,6 +59,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   if arg == "demo":
     # Half the batch halves a step's time on the CPU; two validation points instead of four.
     c.supervised.update(steps=100, batch_size=32, eval_every=50, patience=2)
+    c.save_heads = True  # make demo ends with clp-detect on a rendered video
   if arg == "finetune_long":
     c.finetune.steps = 600
   if arg in ("finetune", "finetune_long"):
