@@ -15,6 +15,7 @@ import tensorboardX
 import tqdm
 
 from clp_jax import checkpoint
+from clp_jax import multihost
 from clp_jax import sharding
 from clp_jax import step as step_lib
 from clp_jax import validation
@@ -29,14 +30,7 @@ class NonFiniteLossError(FloatingPointError):
 def train(config, workdir: str) -> step_lib.TrainState:
   """Pretrains per config, checkpointing into workdir; resumes from workdir's latest checkpoint."""
   # ----------------------------------------------------------------------------------- mesh
-  if config.distributed:
-    # On TPU VMs and under SLURM JAX finds everything itself; elsewhere the coordinator comes
-    # from JAX_COORDINATOR_ADDRESS and the process layout from these two variables.
-    layout = {}
-    if "JAX_NUM_PROCESSES" in os.environ:
-      layout = dict(num_processes=int(os.environ["JAX_NUM_PROCESSES"]),
-                    process_id=int(os.environ["JAX_PROCESS_ID"]))
-    jax.distributed.initialize(**layout)
+  multihost.initialize(config)
   mesh = sharding.make_mesh(config.num_devices)
   n_dev = mesh.devices.size
   if config.global_batch_size % n_dev:
@@ -48,6 +42,14 @@ def train(config, workdir: str) -> step_lib.TrainState:
   # ---------------------------------------------------------------------------------- input
   source, info = sources.open_source(config.data.name, config.data.config, config.data.split,
                                      config.data.data_dir)
+  # Every process must run the same settings on the same records (data_dir may differ: each
+  # host can hold its copy elsewhere; the corpus is compared by name, version and size).
+  settings = json.loads(config.to_json())
+  settings["data"].pop("data_dir", None)
+  multihost.check_agreement({
+      "config": settings, "corpus": {"name": config.data.name, "config": config.data.config,
+                                     "split": config.data.split, "version": str(info.version),
+                                     "clips": len(source)}})
   data = pipeline.pretrain_dataset_from_config(source, config, seed=config.seed)
   data_iter = iter(data)
 
@@ -64,10 +66,12 @@ def train(config, workdir: str) -> step_lib.TrainState:
   else:
     state, meta = checkpoint.restore(mngr, latest, clp.abstract_state, clp.state_sharding,
                                      data_iter)
-    logging.info("Resumed from step %d (written on %s devices) on %d devices", latest,
-                 meta.get("num_devices"), n_dev)
+    logging.info("Resumed from step %d (written on %s devices, %s processes) on %d devices, "
+                 "%d processes", latest, meta.get("num_devices"), meta.get("num_processes", 1),
+                 n_dev, jax.process_count())
   step = int(jax.device_get(state.step))
   meta = {"config": json.loads(config.to_json()), "num_devices": n_dev,
+          "num_processes": jax.process_count(),
           "corpus": f"{config.data.name}/{config.data.config}",
           "aus": list(info.metadata.get("aus", []))}  # none for unlabelled video
 
@@ -77,8 +81,13 @@ def train(config, workdir: str) -> step_lib.TrainState:
     validator = validation.Validator(config, mesh, clp)
 
   # ---------------------------------------------------------------------------- the loop
-  preempted = []
-  previous = signal.signal(signal.SIGTERM, lambda *_: preempted.append(True))
+  # SIGTERM (preemption, scancel, a pod's eviction): save and stop. With several processes JAX's
+  # preemption service catches it (a Python handler here would replace its own) and names the
+  # step at which all of them stop.
+  sigterm = []
+  previous = None
+  if jax.process_count() == 1:
+    previous = signal.signal(signal.SIGTERM, lambda *_: sigterm.append(True))
   writer = tensorboardX.SummaryWriter(os.path.join(workdir, "tb")) if is_main else None
   bar = tqdm.tqdm(total=config.num_steps, initial=step, desc="pretrain", disable=not is_main,
                   dynamic_ncols=True)
@@ -111,6 +120,7 @@ def train(config, workdir: str) -> step_lib.TrainState:
         if writer:
           for k, v in held_out.items():
             writer.add_scalar(k, v, step)
+      preempted = multihost.should_stop(step, bool(sigterm))
       if step % config.checkpoint_every == 0 or step == config.num_steps or preempted:
         checkpoint.save(mngr, step, state, data_iter, dict(meta, step=step), force=bool(preempted))
       if preempted:
@@ -122,7 +132,8 @@ def train(config, workdir: str) -> step_lib.TrainState:
     bar.close()
     if writer:
       writer.close()
-    signal.signal(signal.SIGTERM, previous)
+    if previous is not None:
+      signal.signal(signal.SIGTERM, previous)
   if is_main and history:
     first, last = history[0][1]["loss"], history[-1][1]["loss"]
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

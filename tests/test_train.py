@@ -152,11 +152,12 @@ def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tiny_data_dir, tmp_p
 
 
 def test_voxceleb_config_builds_model_step_and_shardings(tiny_data_dir):
-  config = _load_config("voxceleb_pretrain", "chips=64")
+  config = _load_config("voxceleb_pretrain", "devices=64")
   assert config.global_batch_size == 2048 and config.optimizer.lr == pytest.approx(0.8)
-  assert config.distributed
-  # The real corpus lands later: swap the synthetic one in and shrink the batch to this machine.
-  config.data.data_dir, config.data.config = tiny_data_dir, "tiny_pretrain"
+  assert config.data.name == "voxceleb2"
+  # Swap the synthetic corpus in for VoxCeleb2 and shrink the batch to this machine.
+  config.data.name, config.data.data_dir = "synthetic_au", tiny_data_dir
+  config.data.config = "tiny_pretrain"
   config.global_batch_size, config.image_size = 8, 64
   mesh = sharding.make_mesh()
   clp = step_lib.sharded_step(config, mesh)
@@ -166,7 +167,7 @@ def test_voxceleb_config_builds_model_step_and_shardings(tiny_data_dir):
   lowered = clp.step.lower(abstract, batch)
   assert "bf16" in lowered.as_text()
   with pytest.raises(ValueError, match="Unknown config arguments"):
-    _load_config("voxceleb_pretrain", "gpus=8")
+    _load_config("voxceleb_pretrain", "chips=8")
 
 
 def _one_device_step(config):

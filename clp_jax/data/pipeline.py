@@ -1,12 +1,15 @@
 """grain input pipelines: pretraining clips and labelled frames, per process, deterministic.
 
-    tfds.data_source (array_record) -> grain.MapDataset -> [shard_index::shard_count]
-      -> shuffle(seed) -> repeat -> batch(drop_remainder) -> random_map(decode + draw views)
+    record indices -> shuffle(seed) -> repeat -> global batches of indices -> this process's slice
+      -> read its records -> random_map(decode + draw the global batch's views, keep its slice)
       -> to_iter_dataset(threads, prefetch in batches) -> iterator (get_state / set_state)
 
-Each process reads its own slice of the records and makes its share of the global batch;
-`clp_jax.sharding.global_batch` assembles the shares into arrays sharded over the mesh.
-Randomness comes from grain's per-index seeds, so a restored iterator state replays exactly.
+The order of records and every view are fixed by the seed and the *global* batch alone: process p
+of n reads only the p-th slice of each global batch (over an epoch, every record is read by
+exactly one process), and `clp_jax.sharding.global_batch` puts the slices back together on the
+mesh. So the global batches, the views and the iterator state ({"next_index": k}, the same on
+every process) do not depend on how many processes there are: a run's loss trajectory is the
+same on one host or several, and a checkpoint written by n processes resumes on m.
 """
 
 import zlib
@@ -18,7 +21,8 @@ from clp_jax.data import augment as augment_lib
 
 
 def shard_options(process_index=None, process_count=None) -> grain.sharding.ShardOptions:
-  """This process's shard; by default from JAX (`ShardByJaxProcess`)."""
+  """This process's place among the processes reading the data; by default from JAX
+  (`ShardByJaxProcess`). shard_index p of shard_count n reads the p-th n-th of each global batch."""
   if process_index is None:
     return grain.sharding.ShardByJaxProcess(drop_remainder=True)
   return grain.sharding.ShardOptions(process_index, process_count, drop_remainder=True)
@@ -31,10 +35,24 @@ def per_process_batch(global_batch_size: int, shard: grain.sharding.ShardOptions
   return global_batch_size // shard.shard_count
 
 
-def _sharded(source, shard: grain.sharding.ShardOptions) -> grain.MapDataset:
-  ds = grain.MapDataset.source(source)
-  n = len(ds) - len(ds) % shard.shard_count if shard.drop_remainder else len(ds)
-  return ds[shard.shard_index:n:shard.shard_count]
+class _ProcessSlice(grain.transforms.Map):
+  """[G] record indices of a global batch -> this process's [B_local] slice of them."""
+
+  def __init__(self, start: int, size: int):
+    self.start, self.size = start, size
+
+  def map(self, indices):
+    return indices[self.start:self.start + self.size]
+
+
+class _ReadRecords(grain.transforms.Map):
+  """[B_local] record indices -> the records (only this process's share is read)."""
+
+  def __init__(self, source):
+    self.source = source
+
+  def map(self, indices):
+    return [self.source[int(i)] for i in indices]
 
 
 def video_key(video_id) -> np.int32:
@@ -55,11 +73,17 @@ class ClipBatchTransform(grain.transforms.RandomMap):
   otherwise each frame gets its own, which forces the AU code to ignore framing.
   """
 
-  def __init__(self, cfg: augment_lib.AugmentConfig, shared_view: bool = False):
+  def __init__(self, cfg: augment_lib.AugmentConfig, shared_view: bool = False,
+               global_batch_size: int | None = None, start: int = 0):
+    # The views are drawn for the whole global batch, from the global batch's seed, and this
+    # process keeps rows [start, start + B_local): a clip gets the same view whichever process
+    # reads it.
     self.cfg, self.shared_view = cfg, shared_view
+    self.global_batch_size, self.start = global_batch_size, start
 
   def random_map(self, records, rng: np.random.Generator):
     b, k = len(records), len(records[0]["frames"])
+    g = self.global_batch_size or b
     h, w = augment_lib.decode_jpeg(records[0]["frames"][0]).shape[:2]
     clip = np.empty((b, k, h, w, 3), np.uint8)
     for i, r in enumerate(records):
@@ -69,9 +93,10 @@ class ClipBatchTransform(grain.transforms.RandomMap):
         except ValueError as e:
           raise ValueError(f"Frame {j} of a clip of video {r['video_id']!r}: {e}") from e
     if self.shared_view:
-      view = np.repeat(augment_lib.draw_views(b, h, w, self.cfg, rng)[:, None], k, axis=1)
+      view = np.repeat(augment_lib.draw_views(g, h, w, self.cfg, rng)[:, None], k, axis=1)
     else:
-      view = augment_lib.draw_views(b * k, h, w, self.cfg, rng).reshape(b, k, -1)
+      view = augment_lib.draw_views(g * k, h, w, self.cfg, rng).reshape(g, k, -1)
+    view = np.ascontiguousarray(view[self.start:self.start + b])
     return {
         "clip": clip,
         "view": view,
@@ -113,12 +138,14 @@ def pretrain_dataset(source, *, global_batch_size: int, seed: int,
   """
   shard = shard or shard_options()
   batch = per_process_batch(global_batch_size, shard)
-  ds = _sharded(source, shard)
-  if len(ds) < batch:
-    raise ValueError(f"This process holds {len(ds)} clips, fewer than its batch of {batch}")
-  ds = ds.shuffle(seed=seed).repeat(None)
-  ds = ds.batch(batch, drop_remainder=True, batch_fn=list)
-  ds = ds.random_map(ClipBatchTransform(augment, shared_view), seed=seed)
+  if len(source) < global_batch_size:
+    raise ValueError(f"The corpus holds {len(source)} clips, fewer than a global batch of "
+                     f"{global_batch_size}")
+  start = shard.shard_index * batch
+  ds = grain.MapDataset.range(len(source)).shuffle(seed=seed).repeat(None)
+  ds = ds.batch(global_batch_size, drop_remainder=True)
+  ds = ds.map(_ProcessSlice(start, batch)).map(_ReadRecords(source))
+  ds = ds.random_map(ClipBatchTransform(augment, shared_view, global_batch_size, start), seed=seed)
   return ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
 
 

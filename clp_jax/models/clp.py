@@ -8,12 +8,15 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from clp_jax.models import resnet
 
 # ImageNet statistics, as torchvision's pretrained ResNets expect (0-255 scale).
-MEAN = jnp.array([0.485, 0.456, 0.406]) * 255.0
-STD = jnp.array([0.229, 0.224, 0.225]) * 255.0
+# NumPy, not jnp: a jnp constant at import would start the XLA backend, which must wait for
+# jax.distributed.initialize in multi-process runs.
+MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255.0
+STD = np.array([0.229, 0.224, 0.225], np.float32) * 255.0
 
 
 INPUT_NORMS = ("imagenet", "per_image")
