@@ -103,6 +103,46 @@ def test_bp4d_layout_errors_name_what_is_missing(tmp_path):
       range(997, 1004))
 
 
+def _zip_subject(frames_root, subject, extra=()):
+  """Replaces <frames_root>/<subject>/ by <subject>.zip holding <subject>/<Task>/<frame>.jpg."""
+  import zipfile  # pylint: disable=g-import-not-at-top
+  with zipfile.ZipFile(frames_root / f"{subject}.zip", "w") as zf:
+    for path in sorted((frames_root / subject).rglob("*.jpg")):
+      zf.write(path, path.relative_to(frames_root).as_posix())
+    for name, data in extra:
+      zf.writestr(name, data)
+  shutil.rmtree(frames_root / subject)
+
+
+@pytest.mark.slow
+def test_bp4d_reads_zipped_subjects_as_their_folders(bp4d, tmp_path):
+  manual = tmp_path / "BP4D"
+  shutil.copytree(BP4D_DUMMY, manual)
+  _zip_subject(manual / "BP4D-training", "F001")
+  zipped = _build("bp4d", manual, tmp_path / "data")
+  split = "part1+part2+part3"
+  got = zipped.as_data_source(split=split)
+  want = bp4d[0].as_data_source(split=split)
+  key = lambda r: (r["video_id"], int(r["frame_index"]))
+  got = sorted((got[i] for i in range(len(got))), key=key)
+  want = sorted((want[i] for i in range(len(want))), key=key)
+  assert len(got) == len(want) and any(r["video_id"] == b"F001/T1" for r in got)
+  for a, b in zip(got, want):
+    assert key(a) == key(b) and a["image"] == b["image"]
+    np.testing.assert_array_equal(a["au_occurrence"], b["au_occurrence"])
+
+
+@pytest.mark.parametrize("member", ["../../escape/T1/0001.jpg", "/etc/T1/0001.jpg",
+                                    "F001/../../T1/0001.jpg", "M011/T1/0001.jpg"])
+def test_bp4d_refuses_an_archive_member_outside_its_subject_folder(tmp_path, member):
+  manual = tmp_path / "BP4D"
+  shutil.copytree(BP4D_DUMMY, manual)
+  _zip_subject(manual / "BP4D-training", "F001", extra=[(member, b"x")])
+  with pytest.raises(ValueError, match=r"F001\.zip: member .* refused"):
+    _build("bp4d", manual, tmp_path / "data")
+  assert not (tmp_path / "escape").exists()
+
+
 @pytest.mark.slow
 def test_clp_eval_runs_on_the_bp4d_layout(bp4d, tmp_path):
   _, data_dir = bp4d

@@ -4,6 +4,10 @@ The corpus cannot be downloaded (a licence); `--manual_dir` points at the folder
 
   <manual_dir>/<frames folder>/F001/T1/2440.jpg      (the frames folder is named differently per
                                                      copy: BP4D-training, Sequences_2D+3D, ...)
+  <manual_dir>/<frames folder>/F001.zip              (or a subject's frames zipped, as some copies
+                                                     and BP4D+ ship them: members F001/T1/2440.jpg,
+                                                     read in place; a member outside F001/ is
+                                                     refused, naming the archive and member)
   <manual_dir>/AUCoding/AU_OCC/F001_T1.csv           (occurrence: header 0..99, column N = AU N,
                                                      column 0 the frame number; 9 = unknown)
   <manual_dir>/AUCoding/AU_INT/AU06/F001_T1_AU06.csv (optional intensity of AUs 6, 10, 12, 14,
@@ -44,6 +48,7 @@ class Bp4d(labelled_frames.LabelledBuilder):
   (https://www.cs.binghamton.edu/~lijun/Research/3DFE/3DFE_Analysis.html). Pass the folder that
   holds it as --manual_dir:
     <manual_dir>/<frames folder>/F001/T1/2440.jpg   (BP4D-training/, Sequences_2D+3D/, ...)
+      or <manual_dir>/<frames folder>/F001.zip holding F001/T1/2440.jpg, ...
     <manual_dir>/AUCoding/AU_OCC/F001_T1.csv
     <manual_dir>/AUCoding/AU_INT/AU06/F001_T1_AU06.csv   (optional)
   """
@@ -70,9 +75,10 @@ class Bp4d(labelled_frames.LabelledBuilder):
     if unknown:
       raise ValueError(f"bp4d: label files in {occ_dir} name subjects outside BP4D's 41: {unknown}")
     for s, t in tasks:
-      if not (frames_root / s / t).is_dir():
+      if not layout.has_task(frames_root, s, t):
         raise FileNotFoundError(f"bp4d: {occ_dir / f'{s}_{t}.csv'} has labels, but there is no "
-                                f"frames folder {frames_root / s / t}")
+                                f"frames folder {frames_root / s / t} (nor {t}/ in "
+                                f"{frames_root / f'{s}.zip'})")
     logging.info("bp4d: %d coded tasks", len(tasks))
     part_of = {s: p for p, names in layout.PARTS.items() for s in names}
     return {f"part{p}": [(str(manual_dir), str(frames_root), s, t, p) + self._crop_args()

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 from etils import epath
 
+from data_builders import archives
 from data_builders import labelled_frames
 
 AUS = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
@@ -87,12 +88,42 @@ def find_frames_root(manual_dir, name: Optional[str]) -> epath.Path:
     return root
   found = [d for d in sorted(manual_dir.iterdir())
            if d.is_dir() and d.name != "AUCoding"
-           and any(SUBJECT.match(s.name) for s in d.iterdir())]
+           and any(SUBJECT.match(subject_name(s)) for s in d.iterdir())]
   if len(found) != 1:
     raise FileNotFoundError(
-        f"bp4d: expected one folder of frames (<Subject>/<Task>/<frame>.jpg) under {manual_dir}, "
+        f"bp4d: expected one folder of frames (<Subject>/<Task>/<frame>.jpg, or <Subject>.zip "
+        f"holding them) under {manual_dir}, "
         f"found {[d.name for d in found] or 'none'}; name it with the builder config's frames_dir")
   return found[0]
+
+
+def subject_name(path) -> str:
+  """F001 for a subject's folder F001/ and for its archive F001.zip."""
+  name = epath.Path(path).name
+  return name[:-4] if name.lower().endswith(".zip") else name
+
+
+def has_task(frames_root, subject: str, task: str) -> bool:
+  """Whether the task's frames are there: a folder <Subject>/<Task>/, or members of <Subject>.zip."""
+  root = epath.Path(frames_root)
+  if (root / subject / task).is_dir():
+    return True
+  archive = root / f"{subject}.zip"
+  return archive.exists() and task in archives.SubjectZip(archive, subject).tasks
+
+
+def task_images(frames_root, subject: str, task: str):
+  """[(frame number, [H, W, 3] uint8 RGB)] lazily, in frame order, from the task's folder or,
+  where the subject has no folder, from <Subject>.zip (read in place, members checked)."""
+  folder = epath.Path(frames_root) / subject / task
+  if folder.is_dir():
+    images = task_frames(folder)
+    return ((i, read_image(images[i])) for i in sorted(images))
+  archive = archives.SubjectZip(epath.Path(frames_root) / f"{subject}.zip", subject)
+  members = archive.tasks.get(task, {})
+  order = sorted(members)
+  blobs = archive.read([members[i] for i in order])
+  return ((i, decode_image(blob, f"{archive.path}:{members[i]}")) for i, blob in zip(order, blobs))
 
 
 def task_frames(folder) -> dict:
@@ -107,9 +138,14 @@ def task_frames(folder) -> dict:
 
 def read_image(path) -> np.ndarray:
   """An image file (local or in a bucket) -> [H, W, 3] uint8 RGB; ValueError naming it if not."""
-  image = cv2.imdecode(np.frombuffer(epath.Path(path).read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+  return decode_image(epath.Path(path).read_bytes(), path)
+
+
+def decode_image(data: bytes, where) -> np.ndarray:
+  """Encoded image bytes -> [H, W, 3] uint8 RGB; ValueError naming `where` if they do not decode."""
+  image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
   if image is None:
-    raise ValueError(f"{path}: not a readable image")
+    raise ValueError(f"{where}: not a readable image")
   return np.ascontiguousarray(image[..., ::-1])
 
 
@@ -131,8 +167,7 @@ def task_records(manual_dir, frames_root, subject: str, task: str, part: int, si
       if au in intensity:
         inten[k] = intensity[au].get(frame, -1.0)
     labels[frame] = (occ, inten)
-  images = task_frames(epath.Path(frames_root) / subject / task)
-  frames = ((i, read_image(images[i])) for i in sorted(images))
+  frames = task_images(frames_root, subject, task)
   counts = labelled_frames.Counts()
   out = list(labelled_frames.records(
       frames, labels, video_id=f"{subject}/{task}", subject_id=SUBJECTS.index(subject),
