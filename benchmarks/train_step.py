@@ -22,6 +22,7 @@ import numpy as np
 from clp_jax import config_files
 from clp_jax import sharding
 from clp_jax import step as step_lib
+from clp_jax import xla_cpu
 
 
 def cpu_peak_gflops() -> tuple:
@@ -91,6 +92,7 @@ def torch_step(args):
 
 
 def main():
+  xla_cpu.configure()  # this project's XLA:CPU flags, as clp-pretrain applies them
   parser = argparse.ArgumentParser(description=__doc__)
   parser.add_argument("--clips", type=int, default=4)
   parser.add_argument("--frames", type=int, default=8)

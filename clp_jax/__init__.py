@@ -1,7 +1,7 @@
-"""clp_jax: contrastive learning of person-independent facial AU representations, in JAX."""
+"""clp_jax: contrastive learning of person-independent facial AU representations, in JAX.
 
-from clp_jax import xla_cpu as _xla_cpu
-
-_xla_cpu.configure()
+Importing it changes nothing in the process (no environment variables, no JAX backend): the
+command-line tools apply this project's XLA:CPU flags (`clp_jax.xla_cpu`) when they start.
+"""
 
 __version__ = "0.1.0"

@@ -28,6 +28,7 @@ import time
 import numpy as np
 import tqdm
 
+from clp_jax import xla_cpu
 from clp_jax import au_model
 from clp_jax import detection
 from clp_jax.data import video as video_lib
@@ -147,6 +148,7 @@ def process(model, detector, path: str, out_dir: str, name: str, args) -> dict:
 
 
 def main(argv=None) -> int:
+  xla_cpu.configure()  # before JAX starts its backend: this process's XLA:CPU flags
   parser = argparse.ArgumentParser(prog="clp-detect", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("inputs", nargs="+", help="videos, images, or folders of them")

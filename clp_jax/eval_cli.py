@@ -28,6 +28,7 @@ import numpy as np
 from ml_collections import config_flags
 import tqdm
 
+from clp_jax import xla_cpu
 from clp_jax import au_model
 from clp_jax import baselines as baselines_lib
 from clp_jax import evaluate
@@ -276,6 +277,7 @@ def _main(argv):
 
 
 def main():
+  xla_cpu.configure()  # before JAX starts its backend: this process's XLA:CPU flags
   app.run(_main)
 
 

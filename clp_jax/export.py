@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
+from clp_jax import xla_cpu
 from clp_jax import checkpoint
 from clp_jax import interop
 from clp_jax.models import clp as clp_model
@@ -138,6 +139,7 @@ def load(directory: str) -> tuple:
 
 
 def main(argv=None) -> int:
+  xla_cpu.configure()  # before JAX starts its backend: this process's XLA:CPU flags
   parser = argparse.ArgumentParser(prog="clp-export", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--workdir", required=True)

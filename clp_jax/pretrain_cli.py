@@ -13,6 +13,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from clp_jax import xla_cpu
 from clp_jax import train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file.",
@@ -33,6 +34,7 @@ def _main(argv):
 
 
 def main():
+  xla_cpu.configure()  # before JAX starts its backend: this process's XLA:CPU flags
   app.run(_main)
 
 

@@ -11,11 +11,11 @@ import signal
 
 from absl import logging
 import jax
-import tensorboardX
 import tqdm
 
 from clp_jax import checkpoint
 from clp_jax import multihost
+from clp_jax import run_log
 from clp_jax import sharding
 from clp_jax import step as step_lib
 from clp_jax import validation
@@ -88,50 +88,59 @@ def train(config, workdir: str) -> step_lib.TrainState:
   previous = None
   if jax.process_count() == 1:
     previous = signal.signal(signal.SIGTERM, lambda *_: sigterm.append(True))
-  writer = tensorboardX.SummaryWriter(os.path.join(workdir, "tb")) if is_main else None
+  log = run_log.RunLog(workdir) if is_main else None
   bar = tqdm.tqdm(total=config.num_steps, initial=step, desc="pretrain", disable=not is_main,
                   dynamic_ncols=True)
   history, validation_history = [], []
+  # The host never waits for a step it has just dispatched: step k's finite flag is read after
+  # step k + 1 is dispatched (or at once where step k is logged or saved: a bad step is never
+  # saved), and the next batch goes to the device while the current step runs. The batch is
+  # fetched after the checkpoint decision, so a saved iterator state points at the next step's.
+  unchecked = None
+  batch = sharding.global_batch(next(data_iter), mesh) if step < config.num_steps else None
   try:
     while step < config.num_steps:
-      batch = sharding.global_batch(next(data_iter), mesh)
       state, metrics = clp.step(state, batch)
-      if not bool(metrics["finite"]):  # fetched every step: a bad step must never be saved
-        mngr.wait_until_finished()
-        last = mngr.latest_step()
-        raise NonFiniteLossError(
-            f"Non-finite loss or gradient at step {step + 1} (loss={float(metrics['loss'])}, "
-            f"grad_norm={float(metrics['grad_norm'])}). The run stopped; the last good checkpoint "
-            f"is step {last} in {os.path.join(workdir, 'checkpoints')}. Lower "
-            f"config.optimizer.lr or check the input.")
       step += 1
       bar.update(1)
+      if unchecked:
+        _check_finite(*unchecked, mngr=mngr, workdir=workdir)
+      unchecked = (step, metrics)
+      logged = step % config.log_every == 0 or step == config.num_steps
+      if validator and step % config.validation.every == 0:
+        logged = True
+      preempted = multihost.should_stop(step, bool(sigterm))
+      save = step % config.checkpoint_every == 0 or step == config.num_steps or preempted
+      if logged or save:
+        _check_finite(*unchecked, mngr=mngr, workdir=workdir)
+        unchecked = None
       if step % config.log_every == 0 or step == config.num_steps:
         scalars = {k: float(v) for k, v in jax.device_get(metrics).items()}
         history.append((step, scalars))
         bar.set_postfix(loss=f"{scalars['loss']:.4f}")
-        if writer:
-          for k, v in scalars.items():
-            writer.add_scalar(f"train/{k}", v, step)
-          writer.add_scalar("train/steps_per_sec", bar.format_dict["rate"] or 0.0, step)
+        if log:
+          log.scalars(step, {**{f"train/{k}": v for k, v in scalars.items()},
+                             "train/steps_per_sec": bar.format_dict["rate"] or 0.0})
       if validator and step % config.validation.every == 0:
         held_out = validator(state)
         validation_history.append((step, held_out))
-        if writer:
-          for k, v in held_out.items():
-            writer.add_scalar(k, v, step)
-      preempted = multihost.should_stop(step, bool(sigterm))
-      if step % config.checkpoint_every == 0 or step == config.num_steps or preempted:
+        if log:
+          log.scalars(step, held_out)
+      if save:
         checkpoint.save(mngr, step, state, data_iter, dict(meta, step=step), force=bool(preempted))
       if preempted:
         logging.warning("SIGTERM: saved step %d, exiting", step)
         break
+      if step < config.num_steps:
+        batch = sharding.global_batch(next(data_iter), mesh)
+    if unchecked:
+      _check_finite(*unchecked, mngr=mngr, workdir=workdir)
   finally:
     mngr.wait_until_finished()
     mngr.close()
     bar.close()
-    if writer:
-      writer.close()
+    if log:
+      log.close()
     if previous is not None:
       signal.signal(signal.SIGTERM, previous)
   if is_main and history:
@@ -147,21 +156,19 @@ def train(config, workdir: str) -> step_lib.TrainState:
   return state
 
 
+def _check_finite(step: int, metrics: dict, *, mngr, workdir: str) -> None:
+  """Raises NonFiniteLossError if step's loss or gradient was NaN/Inf (reads the flag: a sync)."""
+  if bool(metrics["finite"]):
+    return
+  mngr.wait_until_finished()
+  last = mngr.latest_step()
+  raise NonFiniteLossError(
+      f"Non-finite loss or gradient at step {step} (loss={float(metrics['loss'])}, "
+      f"grad_norm={float(metrics['grad_norm'])}). The run stopped; the last good checkpoint "
+      f"is step {last} in {os.path.join(workdir, 'checkpoints')}. Lower "
+      f"config.optimizer.lr or check the input.")
+
+
 def loss_history(workdir: str, tag: str = "train/loss") -> list:
-  """(step, value) pairs of a scalar from the run's TensorBoard events, for tests and reports."""
-  from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
-  import glob  # pylint: disable=g-import-not-at-top
-  import struct  # pylint: disable=g-import-not-at-top
-  out = []
-  for path in sorted(glob.glob(os.path.join(workdir, "tb", "events.*"))):
-    with open(path, "rb") as f:
-      data = f.read()
-    pos = 0
-    while pos + 12 <= len(data):
-      (length,) = struct.unpack("<Q", data[pos:pos + 8])
-      event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + length])
-      pos += 12 + length + 4
-      for v in event.summary.value:
-        if v.tag == tag:
-          out.append((event.step, v.simple_value))
-  return sorted(out)
+  """(step, value) pairs of a logged scalar (`run_log.history`), for tests and reports."""
+  return run_log.history(workdir, tag)

@@ -1,7 +1,8 @@
-"""XLA:CPU settings for this project's CPU runs, applied when `clp_jax` is imported.
+"""XLA:CPU settings for this project's CPU runs, applied by the command-line tools when they start
+(and by the tests' conftest and the step benchmarks); importing `clp_jax` does not apply them.
 
-XLA reads `XLA_FLAGS` when its backend starts (the first computation), so setting it at import
-time reaches every entry point: the CLIs, the benchmarks and the tests. Flags named here only
+XLA reads `XLA_FLAGS` when its backend starts (the first computation), so `configure()` must run
+before that; a library user who wants the same speed calls `clp_jax.xla_cpu.configure()` first. Flags named here only
 affect the CPU backend; a flag the user already put in `XLA_FLAGS` is left as they set it.
 
 Why: jax 0.10's XLA:CPU sends convolutions through YNNPACK fusions by default. On this

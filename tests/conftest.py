@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("CLP_BUILD_WORKERS", "2")
+from clp_jax import xla_cpu  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+xla_cpu.configure()  # the CLIs' XLA:CPU flags, for the in-process runs too
 # Most of this suite's time is XLA:CPU compiling train steps, and many tests compile the same
 # program (a 2-step tiny run; one CLI run started three times). JAX's persistent compilation
 # cache, shared by the xdist workers and the CLI subprocesses (they inherit the variable), compiles

@@ -21,6 +21,7 @@ import time
 import numpy as np
 import tensorflow_datasets as tfds
 
+from clp_jax import xla_cpu
 from clp_jax.data import sources
 
 
@@ -96,6 +97,7 @@ def _stats(args) -> None:
 
 
 def main(argv=None) -> int:
+  xla_cpu.configure()  # before JAX starts its backend: this process's XLA:CPU flags
   parser = argparse.ArgumentParser(prog="clp-data", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   sub = parser.add_subparsers(dest="command", required=True)
