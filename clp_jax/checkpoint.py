@@ -18,8 +18,9 @@ processes resumes on m.
 """
 
 import json
-
 import os
+
+from etils import epath
 
 import jax
 import orbax.checkpoint as ocp
@@ -60,11 +61,8 @@ def _abstract(tree, shardings):
 def _legacy_data_state(mngr: ocp.CheckpointManager, step: int):
   """The iterator state of a checkpoint written before the JSON item (grain's per-process files,
   one process): its {"next_index": k} means the same batch in today's pipeline."""
-  path = os.path.join(str(mngr.directory), str(step), "data", "process_0-of-1.json")
-  if os.path.exists(path):
-    with open(path) as f:
-      return json.load(f)
-  return None
+  path = epath.Path(mngr.directory) / str(step) / "data" / "process_0-of-1.json"
+  return json.loads(path.read_text()) if path.exists() else None
 
 
 def restore(mngr: ocp.CheckpointManager, step: int, abstract_state, state_shardings, data_iter):

@@ -106,22 +106,21 @@ def train(config, workdir: str) -> step_lib.TrainState:
       if unchecked:
         _check_finite(*unchecked, mngr=mngr, workdir=workdir)
       unchecked = (step, metrics)
-      logged = step % config.log_every == 0 or step == config.num_steps
-      if validator and step % config.validation.every == 0:
-        logged = True
+      log_now = step % config.log_every == 0 or step == config.num_steps
+      validate_now = validator is not None and step % config.validation.every == 0
       preempted = multihost.should_stop(step, bool(sigterm))
       save = step % config.checkpoint_every == 0 or step == config.num_steps or preempted
-      if logged or save:
+      if log_now or validate_now or save:  # these read the state: make sure it is finite first
         _check_finite(*unchecked, mngr=mngr, workdir=workdir)
         unchecked = None
-      if step % config.log_every == 0 or step == config.num_steps:
+      if log_now:
         scalars = {k: float(v) for k, v in jax.device_get(metrics).items()}
         history.append((step, scalars))
         bar.set_postfix(loss=f"{scalars['loss']:.4f}")
         if log:
           log.scalars(step, {**{f"train/{k}": v for k, v in scalars.items()},
                              "train/steps_per_sec": bar.format_dict["rate"] or 0.0})
-      if validator and step % config.validation.every == 0:
+      if validate_now:
         held_out = validator(state)
         validation_history.append((step, held_out))
         if log:

@@ -160,15 +160,7 @@ def test_checkpoint_of_two_processes_resumes_in_one_and_the_reverse(tiny_data_di
 def test_killed_process_is_resumed_by_rerunning_the_launch_command(tiny_data_dir, tmp_path,
                                                                    reference):
   launcher = two_processes(tmp_path, tiny_data_dir, STEPS)
-  deadline = time.time() + 600
-  while not (tmp_path / "checkpoints" / "2").exists():
-    assert launcher.poll() is None and time.time() < deadline, launcher.stdout.read()[-3000:]
-    time.sleep(0.05)
-  # Process 1: the launcher's child whose environment says JAX_PROCESS_ID=1.
-  pids = [pid for pid in _session_pids(launcher.pid)
-          if _environ(pid).get("JAX_PROCESS_ID") == "1" and b"pretrain_cli" in _cmdline(pid)]
-  assert len(pids) == 1, pids
-  os.kill(pids[0], signal.SIGKILL)
+  os.kill(_process_one_after_first_checkpoint(launcher, tmp_path), signal.SIGKILL)
   out = launcher.communicate(timeout=300)[0]
   assert launcher.returncode != 0 and "stopping the others" in out, out[-3000:]
   assert not (tmp_path / "checkpoints" / str(STEPS)).exists()
@@ -178,6 +170,19 @@ def test_killed_process_is_resumed_by_rerunning_the_launch_command(tiny_data_dir
   # event file: SIGKILL leaves no time to flush it).
   got = {s: v for s, v in losses(tmp_path).items() if s > 2}
   _assert_same_trajectory(got, reference, range(3, STEPS + 1))
+
+
+def _process_one_after_first_checkpoint(launcher, workdir) -> int:
+  """Waits for checkpoint 2 of a two-process run; returns process 1's pid (the launcher's child
+  whose environment says JAX_PROCESS_ID=1)."""
+  deadline = time.time() + 600
+  while not (workdir / "checkpoints" / "2").exists():
+    assert launcher.poll() is None and time.time() < deadline, launcher.stdout.read()[-3000:]
+    time.sleep(0.05)
+  pids = [pid for pid in _session_pids(launcher.pid)
+          if _environ(pid).get("JAX_PROCESS_ID") == "1" and b"pretrain_cli" in _cmdline(pid)]
+  assert len(pids) == 1, pids
+  return pids[0]
 
 
 def _session_pids(session: int) -> list:
@@ -210,14 +215,7 @@ def _environ(pid: int) -> dict:
 @pytest.mark.slow
 def test_sigterm_to_one_process_saves_the_same_step_in_both_and_exits(tiny_data_dir, tmp_path):
   launcher = two_processes(tmp_path, tiny_data_dir, 1000)
-  deadline = time.time() + 600
-  while not (tmp_path / "checkpoints" / "2").exists():
-    assert launcher.poll() is None and time.time() < deadline, launcher.stdout.read()[-3000:]
-    time.sleep(0.05)
-  pids = [pid for pid in _session_pids(launcher.pid)
-          if _environ(pid).get("JAX_PROCESS_ID") == "1" and b"pretrain_cli" in _cmdline(pid)]
-  assert len(pids) == 1, pids
-  os.kill(pids[0], signal.SIGTERM)  # process 1 only: JAX's preemption service tells process 0
+  os.kill(_process_one_after_first_checkpoint(launcher, tmp_path), signal.SIGTERM)  # process 1 only: JAX's preemption service tells process 0
   out = _finish(launcher, timeout=300)
   saved = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
   assert 2 < saved[-1] < 1000, saved

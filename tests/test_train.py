@@ -1,7 +1,9 @@
 """Pretraining end to end on the tiny corpus: loss falls, resume is exact, guards hold."""
 
+import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,6 +141,22 @@ def test_checkpoint_from_eight_devices_restores_on_one(tiny_data_dir, tmp_path):
   state = train.train(tiny_run_config(tiny_data_dir, num_steps=3, num_devices=1), str(tmp_path))
   assert int(state.step) == 3
   assert len(jax.tree.leaves(state.params)[0].sharding.device_set) == 1
+
+
+@pytest.mark.slow
+def test_checkpoint_with_grains_per_process_iterator_file_still_resumes(tiny_data_dir, tmp_path):
+  """Checkpoints written before the iterator state became one JSON item hold grain's
+  data/process_0-of-1.json; they resume on the same next batch."""
+  straight, legacy = tmp_path / "straight", tmp_path / "legacy"
+  train.train(tiny_run_config(tiny_data_dir, num_steps=3), str(straight))
+  train.train(tiny_run_config(tiny_data_dir, num_steps=2), str(legacy))
+  data = legacy / "checkpoints" / "2" / "data"
+  state = json.loads((data / "metadata").read_text())
+  shutil.rmtree(data)
+  data.mkdir()
+  (data / "process_0-of-1.json").write_text(json.dumps(state))
+  train.train(tiny_run_config(tiny_data_dir, num_steps=3), str(legacy))
+  assert train.loss_history(str(legacy))[-1] == train.loss_history(str(straight))[-1]
 
 
 @pytest.mark.slow
