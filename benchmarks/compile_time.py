@@ -26,7 +26,7 @@ def measure(config_arg: str, depth: int, threefry: str) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
   from clp_jax import config_files  # pylint: disable=g-import-not-at-top
   from clp_jax import sharding  # pylint: disable=g-import-not-at-top
-  from clp_jax import step as step_lib  # pylint: disable=g-import-not-at-top
+  from clp_jax.pretrain import step as step_lib  # pylint: disable=g-import-not-at-top
   from clp_jax.models import initialise  # pylint: disable=g-import-not-at-top
   import train_step  # pylint: disable=g-import-not-at-top  (beside this script)
 

@@ -20,9 +20,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 CHILD = r"""
 import argparse, json, sys, time
-from clp_jax import au_model, detect_cli, detection
 from clp_jax.data import video as video_lib
-from clp_jax.faces import detect
+from clp_jax.data.faces import detect
+from clp_jax.detect import au_model
+from clp_jax.detect import cli as detect_cli
+from clp_jax.detect import detection
 def peak_mb():
   with open("/proc/self/status") as f:
     return next(int(l.split()[1]) for l in f if l.startswith("VmHWM")) / 1024

@@ -1,4 +1,4 @@
-"""Video -> aligned face crops (`clp_jax.faces.stream`): frames per second on one core, and peak
+"""Video -> aligned face crops (`clp_jax.data.faces.stream`): frames per second on one core, and peak
 memory against the video's length. Prints a table.
 
   python benchmarks/face_align.py [--videos ../shared/data/real_videos] [--detect_every 5]
@@ -24,7 +24,7 @@ os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 import cv2
 cv2.setNumThreads(1)
 from clp_jax.data import video as video_lib
-from clp_jax.faces import detect, stream
+from clp_jax.data.faces import detect, stream
 def peak_mb():
   # VmHWM, not ru_maxrss: the latter carries over the parent's peak across fork + exec
   with open("/proc/self/status") as f:
@@ -87,7 +87,7 @@ def main():
     rows.append(("WolfgangLanger_Pexels.mp4 x 6 (2 min)",
                  measure(long_path, args.detect_every, args.size)))
   print(f"Video -> aligned {args.size} px crops, one core, detector every {args.detect_every} "
-        f"frames (`clp_jax.faces.stream`)\n")
+        f"frames (`clp_jax.data.faces.stream`)\n")
   print("| video | frames | face found | decode only, frames/s | decode + track + align, "
         "frames/s | peak memory |")
   print("|---|---|---|---|---|---|")

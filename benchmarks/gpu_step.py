@@ -19,7 +19,7 @@ import numpy as np
 
 from clp_jax import config_files
 from clp_jax import sharding
-from clp_jax import step as step_lib
+from clp_jax.pretrain import step as step_lib
 
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "TPU v5 lite": 197.0,
                     "TPU v4": 275.0, "TPU v5p": 459.0}

@@ -50,11 +50,11 @@ HARDWARE = {
 def count_params() -> int:
   import jax  # pylint: disable=g-import-not-at-top
   from clp_jax import config_files  # pylint: disable=g-import-not-at-top
-  from clp_jax import step as step_lib  # pylint: disable=g-import-not-at-top
+  from clp_jax.pretrain import state as state_lib  # pylint: disable=g-import-not-at-top
   from clp_jax.models import initialise  # pylint: disable=g-import-not-at-top
   config = config_files.load(os.path.join(os.path.dirname(__file__), "..", "configs",
                                           "voxceleb_pretrain.py"), "devices=8")
-  model = step_lib.make_model(config)
+  model = state_lib.make_model(config)
   x = jax.ShapeDtypeStruct((1, config.image_size, config.image_size, 3), np.float32)
   variables = jax.eval_shape(lambda x: initialise.init_variables(
       model, jax.random.key(0), x, method=model.init_all), x)

@@ -21,8 +21,8 @@ import numpy as np
 
 from clp_jax import config_files
 from clp_jax import sharding
-from clp_jax import step as step_lib
 from clp_jax import xla_cpu
+from clp_jax.pretrain import step as step_lib
 
 
 def cpu_peak_gflops() -> tuple:

@@ -18,7 +18,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.seed = 0
   # The encoder's input: aligned 112 px face crops (synthetic_au 2.0.0) resized to 96 px, where
   # an AU at intensity 3 changes 2-17% of its facial region's pixels by > 10 grey levels
-  # (benchmarks/au_visibility.py); layer4 is then 3x3.
+  # (research/au_visibility.py); layer4 is then 3x3.
   c.image_size = 96
   c.global_batch_size = 8  # clips; each holds clip_length (8) frames
   c.num_steps = 200
@@ -42,7 +42,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       crop_scale=(0.85, 1.0), crop_ratio=(0.95, 1.05), flip=True,
       brightness=0.1, contrast=0.1, saturation=0.1))
 
-  # Held-out losses (`clp_jax.validation`): every `every` steps (0: off) the loss terms on
+  # Held-out losses (`clp_jax.pretrain.validation`): every `every` steps (0: off) the loss terms on
   # `batches` fixed batches of the pretraining split and of `split`, subjects never trained on,
   # logged as seen/* and heldout/* (TensorBoard) and printed at the end. Every 500 steps never
   # comes in the 200-step run, which then draws no batches for it.

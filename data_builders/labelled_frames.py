@@ -16,9 +16,9 @@ import numpy as np
 import simplejpeg
 import tensorflow_datasets as tfds
 
-from clp_jax.faces import alignment
-from clp_jax.faces import detect
-from clp_jax.faces import track
+from clp_jax.data.faces import alignment
+from clp_jax.data.faces import detect
+from clp_jax.data.faces import track
 from data_builders import corpus_builder
 
 

@@ -12,8 +12,8 @@ import simplejpeg
 import tensorflow_datasets as tfds
 
 from clp_jax import config_files
-from clp_jax import eval_cli
 from clp_jax.data import sources
+from clp_jax.eval import cli as eval_cli
 from data_builders.bp4d import layout as bp4d_layout
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -190,7 +190,7 @@ def test_disfa_aligns_on_its_shipped_landmarks_where_it_has_them(tmp_path):
   """SN013's crops are warps of its video frames by its landmark files' points: moving the points
   moves the crop the same way, and the `detected` config ignores them."""
   from clp_jax.data import video as video_lib  # pylint: disable=g-import-not-at-top
-  from clp_jax.faces import alignment  # pylint: disable=g-import-not-at-top
+  from clp_jax.data.faces import alignment  # pylint: disable=g-import-not-at-top
   manual = tmp_path / "DISFA"
   shutil.copytree(DISFA_DUMMY, manual)
   lm_dir = manual / "Landmark_Points" / "SN013" / "tmp_frame_lm"

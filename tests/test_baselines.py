@@ -5,12 +5,12 @@ import os
 import numpy as np
 import pytest
 
-from clp_jax import baselines
 from clp_jax import config_files
-from clp_jax import evaluate
-from clp_jax import report as report_lib
-from clp_jax import supervised
 from clp_jax.data import augment
+from clp_jax.eval import baselines
+from clp_jax.eval import evaluate
+from clp_jax.eval import report as report_lib
+from clp_jax.eval import supervised
 
 
 def _labelled(seed=0, n=600, rates=(0.05, 0.2, 0.6)):

@@ -11,12 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-from clp_jax import au_model
-from clp_jax import detect_cli
-from clp_jax import eval_cli
-from clp_jax import evaluate
-from clp_jax import export
 from clp_jax.data import video as video_lib
+from clp_jax.detect import au_model
+from clp_jax.detect import cli as detect_cli
+from clp_jax.eval import cli as eval_cli
+from clp_jax.eval import evaluate
+from clp_jax.export import encoder as export
 from data_builders.video_folder import make_dummy_data as vf_dummy
 from tests.test_evaluate import ON_PRETRAINED_WORKER
 from tests.test_evaluate import _labelled

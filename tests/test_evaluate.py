@@ -4,26 +4,24 @@ import functools
 import json
 import os
 import pathlib
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from clp_jax import eval_cli
-from clp_jax import evaluate
-from clp_jax import export
-from clp_jax import interop
-from clp_jax import predictions
-from clp_jax import supervised
-from clp_jax import step as step_lib
-from clp_jax import train
 from clp_jax.data import augment
 from clp_jax.data import sources
+from clp_jax.eval import cli as eval_cli
+from clp_jax.eval import evaluate
+from clp_jax.eval import predictions
+from clp_jax.eval import supervised
+from clp_jax.export import encoder as export
+from clp_jax.export import interop
 from clp_jax.models import clp as clp_model
 from clp_jax.models import initialise
 from clp_jax.models import resnet
+from clp_jax.pretrain import train
 from tests.test_train import _load_config, tiny_run_config
 
 
@@ -372,22 +370,3 @@ def test_random_init_baseline_is_the_untrained_architecture():
   images = np.random.default_rng(0).integers(0, 256, (6, 40, 40, 3), dtype=np.uint8)
   code = evaluate.extract_features(v, {"depth": 18, "input_size": 32}, images, 3, kind="au_code")
   assert code.shape == (6, 16) and (code.std(0) > 0).all()  # a random head, not a constant
-
-
-@pytest.mark.slow
-@ON_PRETRAINED_WORKER
-def test_code_factoring_benchmark_reads_the_runs_codes(pretrained, tiny_data_dir):
-  """benchmarks/code_factoring.py restores the whole model from a run's checkpoint: its AU and
-  person codes equal the final train state's, applied directly."""
-  sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
-  import code_factoring  # pylint: disable=g-import-not-at-top
-  state, workdir, _ = pretrained
-  images = _labelled(tiny_data_dir).images[:6]
-  au, person = code_factoring.codes(workdir, images)
-  config = tiny_run_config(tiny_data_dir)
-  model = step_lib.make_model(config)
-  x = evaluate.eval_frames(jnp.asarray(images), config.image_size,
-                           config.model.get("input_norm", "imagenet"))
-  out = jax.jit(model.apply)({"params": state.params, "batch_stats": state.batch_stats}, x)
-  np.testing.assert_allclose(au, np.asarray(out["au"]), rtol=1e-5, atol=1e-5)
-  np.testing.assert_allclose(person, np.asarray(out["person"]), rtol=1e-5, atol=1e-5)

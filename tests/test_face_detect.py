@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from clp_jax.data import video as video_lib
-from clp_jax.faces import alignment
-from clp_jax.faces import detect
-from clp_jax.faces import stream
-from clp_jax.faces import track
+from clp_jax.data.faces import alignment
+from clp_jax.data.faces import detect
+from clp_jax.data.faces import stream
+from clp_jax.data.faces import track
 
 REAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "real_videos")
 needs_real = pytest.mark.skipif(not os.path.isdir(REAL),
@@ -155,7 +155,7 @@ def _write_openface_csv(path, frames, detector, no_face=()):
 @needs_real
 def test_openface_landmarks_replace_detection_and_land_on_the_template(detector, smile_frames,
                                                                         tmp_path):
-  from clp_jax.faces import openface  # pylint: disable=g-import-not-at-top
+  from clp_jax.data.faces import openface  # pylint: disable=g-import-not-at-top
   csv_path = tmp_path / "single_face.csv"
   _write_openface_csv(csv_path, smile_frames, detector, no_face=range(10, 15))
   faces = openface.read_faces(str(csv_path))

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from clp_jax import faces
+from clp_jax.data import faces
 from data_builders.synthetic_au import video as video_lib
 
 

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from clp_jax import sharding
-from clp_jax import step as step_lib
 from clp_jax.models import initialise
+from clp_jax.pretrain import step as step_lib
 from tests.test_train import tiny_run_config
 
 

@@ -6,12 +6,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from clp_jax import eval_cli
-from clp_jax import evaluate
-from clp_jax import export
-from clp_jax import step as step_lib
-from clp_jax import train
+from clp_jax.eval import cli as eval_cli
+from clp_jax.eval import evaluate
+from clp_jax.export import encoder as export
 from clp_jax.models import clp as clp_model
+from clp_jax.pretrain import state as state_lib
+from clp_jax.pretrain import train
 from tests.test_train import tiny_run_config
 
 
@@ -65,7 +65,7 @@ def test_export_carries_per_image_normalisation_to_the_features(tiny_data_dir, t
   got = evaluate.extract_features(variables, loaded, images, batch_size=3)
   # the training model on per-image standardised frames gives the same features
   x = evaluate.eval_frames(jnp.asarray(images), config.image_size, "per_image")
-  out = jax.jit(step_lib.make_model(config).apply)(
+  out = jax.jit(state_lib.make_model(config).apply)(
       {"params": state.params, "batch_stats": state.batch_stats}, x)
   np.testing.assert_allclose(got, np.asarray(out["features"]), rtol=1e-5, atol=1e-5)
   as_imagenet = evaluate.extract_features(

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from clp_jax import interop
+from clp_jax.export import interop
 from clp_jax.models import resnet
 
 EPS = 1e-5  # torchvision BatchNorm2d

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from clp_jax import losses
 from clp_jax import sharding
+from clp_jax.pretrain import losses
 
 
 def _codes(rng, b=3, k=5, d=6):

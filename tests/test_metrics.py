@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_score, recall_score
 
-from clp_jax import metrics
+from clp_jax.eval import metrics
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -31,8 +31,8 @@ def test_clp_model_output_shapes(depth, person_encoder, features):
 
 
 def test_importing_clp_jax_changes_no_environment():
-  code = ("import os; before = os.environ.get('XLA_FLAGS'); import clp_jax, clp_jax.train, "
-          "clp_jax.eval_cli; assert os.environ.get('XLA_FLAGS') == before, os.environ['XLA_FLAGS']")
+  code = ("import os; before = os.environ.get('XLA_FLAGS'); import clp_jax, clp_jax.pretrain.train, "
+          "clp_jax.eval.cli; assert os.environ.get('XLA_FLAGS') == before, os.environ['XLA_FLAGS']")
   env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
   subprocess.run([sys.executable, "-c", code], check=True, env=dict(env, JAX_PLATFORMS="cpu"),
                  cwd=os.path.join(os.path.dirname(__file__), ".."))

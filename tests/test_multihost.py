@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from clp_jax import multihost
-from clp_jax import train
 from clp_jax.data import pipeline
 from clp_jax.data import sources
+from clp_jax.pretrain import train
 from tests.conftest import tiny_config
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def test_process_slices_partition_an_epoch_and_join_into_the_one_process_batch(t
 
 def test_importing_the_trainer_leaves_the_backend_unstarted():
   """jax.distributed.initialize must run before XLA's backend starts: no import may start it."""
-  code = ("import jax._src.xla_bridge as xb, clp_jax.pretrain_cli, clp_jax.train; "
+  code = ("import jax._src.xla_bridge as xb, clp_jax.pretrain.cli, clp_jax.pretrain.train; "
           "assert not xb._backends, 'an import started the XLA backend'")
   subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT,
                  env=dict(os.environ, JAX_PLATFORMS="cpu"))
@@ -73,7 +73,7 @@ def _free_port() -> int:
 
 
 def _pretrain_cmd(workdir, data_dir, steps, extra=()):
-  return [sys.executable, "-m", "clp_jax.pretrain_cli", f"--config={ROOT}/configs/default.py:runlocal",
+  return [sys.executable, "-m", "clp_jax.pretrain.cli", f"--config={ROOT}/configs/default.py:runlocal",
           f"--workdir={workdir}", f"--config.data.data_dir={data_dir}",
           "--config.data.config=tiny_pretrain", "--config.data.split=part1+part2+part3",
           "--config.data.num_threads=1", "--config.validation.every=0",
@@ -180,7 +180,7 @@ def _process_one_after_first_checkpoint(launcher, workdir) -> int:
     assert launcher.poll() is None and time.time() < deadline, launcher.stdout.read()[-3000:]
     time.sleep(0.05)
   pids = [pid for pid in _session_pids(launcher.pid)
-          if _environ(pid).get("JAX_PROCESS_ID") == "1" and b"pretrain_cli" in _cmdline(pid)]
+          if _environ(pid).get("JAX_PROCESS_ID") == "1" and b"clp_jax.pretrain.cli" in _cmdline(pid)]
   assert len(pids) == 1, pids
   return pids[0]
 

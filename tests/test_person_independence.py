@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import f1_score
 from sklearn.neighbors import NearestNeighbors
 
-from clp_jax import person_independence as pi
+from clp_jax.eval import person_independence as pi
 
 
 def _data(seed, n=300, subjects=6, dim=5):

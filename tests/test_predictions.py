@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from clp_jax import evaluate
-from clp_jax import predictions
+from clp_jax.eval import evaluate
+from clp_jax.eval import predictions
 
 
 def _labelled_set(n=30, aus=(1, 12, 26), seed=0):

@@ -7,8 +7,8 @@ from data_builders.synthetic_au import aus
 from data_builders.synthetic_au import dynamics
 from data_builders.synthetic_au import identity as identity_lib
 from data_builders.synthetic_au import render
-from data_builders.synthetic_au import video as video_lib
 from data_builders.synthetic_au import synthetic_au_dataset_builder as sau
+from data_builders.synthetic_au import video as video_lib
 
 SIZE = 128
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from clp_jax import sharding
-from clp_jax import step as step_lib
-from clp_jax import train
-from clp_jax import validation
+from clp_jax.pretrain import step as step_lib
+from clp_jax.pretrain import train
+from clp_jax.pretrain import validation
 from tests.test_train import tiny_run_config
 
 

@@ -10,8 +10,8 @@ import simplejpeg
 
 from clp_jax.data import sources
 from clp_jax.data import video as video_lib
-from clp_jax.faces import alignment
-from clp_jax.faces import detect
+from clp_jax.data.faces import alignment
+from clp_jax.data.faces import detect
 from data_builders.video_folder import clips as clips_lib
 from data_builders.video_folder import video_folder_dataset_builder as vf
 
@@ -104,7 +104,7 @@ def test_real_crops_put_the_eyes_on_the_template(real_corpus):
 def test_pretraining_runs_on_a_video_folder_corpus(real_corpus, tmp_path):
   import jax  # pylint: disable=g-import-not-at-top
   from clp_jax import config_files  # pylint: disable=g-import-not-at-top
-  from clp_jax import train  # pylint: disable=g-import-not-at-top
+  from clp_jax.pretrain import train  # pylint: disable=g-import-not-at-top
   _, data_dir = real_corpus
   config = config_files.load(os.path.join(os.path.dirname(__file__), "..", "configs",
                                           "default.py"), "runlocal")

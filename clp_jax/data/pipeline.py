@@ -151,7 +151,7 @@ def pretrain_dataset(source, *, global_batch_size: int, seed: int,
 
 def pretrain_dataset_from_config(source, config, *, seed: int, **kwargs) -> grain.IterDataset:
   """`pretrain_dataset` with the clip transforms of a pretraining config (config.data); the
-  training loop and the held-out losses (`clp_jax.validation`) read clips the same way."""
+  training loop and the held-out losses (`clp_jax.pretrain.validation`) read clips the same way."""
   d = config.data
   return pretrain_dataset(
       source, global_batch_size=config.global_batch_size, seed=seed,

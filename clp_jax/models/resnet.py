@@ -1,7 +1,7 @@
 """ResNet-10, -18 and -50 encoders whose parameters map one-to-one onto torchvision's.
 
 Module names follow torchvision's state_dict (`conv1`, `bn1`, `layer2_1/conv2`, `layer3_0/
-downsample_conv`, ...) so `clp_jax.interop` converts by renaming and transposing alone. Padding,
+downsample_conv`, ...) so `clp_jax.export.interop` converts by renaming and transposing alone. Padding,
 strides (ResNet v1.5: the stride sits on the 3x3 conv of a bottleneck), the 7x7 stem, the
 -inf-padded max-pool and BatchNorm's eps=1e-5 are torchvision's.
 

@@ -24,14 +24,14 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.depth = 18  # architecture of the baselines when no encoder is given
   c.image_size = 96
   c.input_norm = "per_image"  # likewise (clp_model.normalize); with encoders, theirs
-  # The scale's bounds (`clp_jax.baselines`): trivial predictors, the untrained network, and the
+  # The scale's bounds (`clp_jax.eval.baselines`): trivial predictors, the untrained network, and the
   # same network trained on the training folds' labels.
   c.baselines = ("random_init", "all_present", "prevalence", "supervised")
   # Per-frame out-of-fold AU predictions, one CSV per encoder in workdir/predictions/
-  # (clp_jax.predictions: probability, decision and label per AU, keyed by subject, video, frame).
+  # (clp_jax.eval.predictions: probability, decision and label per AU, keyed by subject, video, frame).
   c.predictions = True
   # Keep each given encoder as an AU detector for clp-detect: the linear heads refitted on every
-  # labelled frame, in workdir/models/<name>/ (`clp_jax.au_model`). Linear protocol only.
+  # labelled frame, in workdir/models/<name>/ (`clp_jax.detect.au_model`). Linear protocol only.
   c.save_heads = False
   c.data = ml_collections.ConfigDict(dict(name="synthetic_au", config="labelled", data_dir="data",
                                           split="part1+part2+part3"))

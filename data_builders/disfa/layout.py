@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 from etils import epath
 
-from clp_jax.faces import detect
-from clp_jax.faces import openface
+from clp_jax.data.faces import detect
+from clp_jax.data.faces import openface
 from data_builders import labelled_frames
 
 AUS = (1, 2, 4, 6, 9, 12, 25, 26)

@@ -10,7 +10,7 @@ import os
 import cv2
 import numpy as np
 
-from clp_jax import faces
+from clp_jax.data import faces
 from data_builders.synthetic_au import aus
 from data_builders.synthetic_au import dynamics
 from data_builders.synthetic_au import identity as identity_lib

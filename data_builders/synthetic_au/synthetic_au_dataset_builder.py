@@ -36,7 +36,7 @@ class SyntheticAuConfig(tfds.core.BuilderConfig):
   label_stride: keep every label_stride-th frame in the labelled config.
   image_size: side of the stored face crop in pixels (the encoder reads a crop of it resized to
     its own input size, 96 by default).
-  align: store face crops aligned on the eye centres and nose tip (`clp_jax.faces`, the module
+  align: store face crops aligned on the eye centres and nose tip (`clp_jax.data.faces`, the module
     real corpora use), as AU pipelines see faces; False keeps the camera's whole frame, for
     studying alignment itself.
   """

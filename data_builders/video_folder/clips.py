@@ -1,7 +1,7 @@
 """One real video -> pretraining clip records: sampled frames, the main face aligned, clips cut.
 
 Shared by the builders of unlabelled real video (video_folder, voxceleb2). A video is read once,
-one frame at a time (`clp_jax.faces.stream`); only the frames of the clip being filled are held,
+one frame at a time (`clp_jax.data.faces.stream`); only the frames of the clip being filled are held,
 so memory does not grow with the video's length. Frames without a face are dropped and counted;
 a clip is only cut where all its frames have the face.
 """
@@ -14,9 +14,9 @@ import numpy as np
 import simplejpeg
 
 from clp_jax.data import video as video_lib
-from clp_jax.faces import alignment
-from clp_jax.faces import openface
-from clp_jax.faces import stream
+from clp_jax.data.faces import alignment
+from clp_jax.data.faces import openface
+from clp_jax.data.faces import stream
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +26,7 @@ class ClipSpec:
   clip_stride sampled frames apart; clips start every clip_hop sampled frames. image_size: the
   aligned crop's side. detect_every: the face detector runs on one sampled frame in this many.
   openface: where OpenFace's CSV for a video sits beside it (`<stem>.csv`), its landmarks are
-  used and nothing is detected (`clp_jax.faces.openface`)."""
+  used and nothing is detected (`clp_jax.data.faces.openface`)."""
   fps: float = 25.0
   clip_length: int = 8
   clip_stride: int = 2

@@ -2,7 +2,7 @@
 
 Point it at a folder (`clp-data build video_folder --config default --manual_dir DIR`): every
 video under it (mp4, avi, mov, mkv, webm, m4v; any depth) is decoded one frame at a time, sampled
-at the config's frame rate, its main face detected, tracked and aligned (`clp_jax.faces`, the
+at the config's frame rate, its main face detected, tracked and aligned (`clp_jax.data.faces`, the
 template every corpus uses) and cut into clips of aligned 112 px crops. The person in a video is
 named by a folder level (`identity_level`): with DIR/<person>/<anything>/clip.mp4 the default
 (level 0) gives <person>. Identities are split 3 ways, subject-exclusive, by a stable hash of
