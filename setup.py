@@ -49,6 +49,7 @@ setup(
     name="clp_jax",
     version="0.1.0",
     description=__doc__,
+    license="Apache-2.0",
     python_requires=">=3.11",
     packages=find_packages(include=["clp_jax", "clp_jax.*", "data_builders", "data_builders.*"]),
     package_data={"data_builders": ["*/README.md", "*/dummy_data/*"]},

@@ -4,7 +4,7 @@ and peak memory for a 20 s and a 2 min video. Prints a table.
   python benchmarks/detect_throughput.py --model runs/demo/eval/models/clp [--videos ...]
 
 Each video runs in a child process (all cores, as `clp-detect` would), through
-`detect_cli.process`: decoding, face tracking (detector every 5th frame), alignment, the jitted
+`clp_jax.detect.runner.process`: decoding, face tracking (detector every 5th frame), alignment, the jitted
 encoder and heads in batches of 32, the CSV and the plot. `frames/s` counts the whole input
 (compilation included, the model loaded before); `steady` leaves out the first batch.
 """
@@ -23,7 +23,7 @@ import argparse, json, sys, time
 from clp_jax.data import video as video_lib
 from clp_jax.data.faces import detect
 from clp_jax.detect import au_model
-from clp_jax.detect import cli as detect_cli
+from clp_jax.detect import runner
 from clp_jax.detect import detection
 def peak_mb():
   with open("/proc/self/status") as f:
@@ -31,7 +31,7 @@ def peak_mb():
 model_dir, path, out = sys.argv[1:4]
 model = au_model.load(model_dir)
 detector = detect.Detector()
-args = argparse.Namespace(batch_size=32, detect_every=5, no_plot=False, quiet=True)
+options = runner.Options(progress=False)
 # steady state: time the rows after the first batch (compiled by then)
 t0 = time.perf_counter()
 marks = []
@@ -41,7 +41,7 @@ def flush(self):
   marks.append((time.perf_counter(), len(rows)))
   return rows
 detection._Batcher.flush = flush
-s = detect_cli.process(model, detector, path, out, "bench", args)
+s = runner.process(model, detector, path, out, "bench", options)
 total = time.perf_counter() - t0
 (t1, n1), (t_end, _) = marks[0], marks[-1]
 steady = (s["frames"] - n1) / (t_end - t1) if t_end > t1 else float("nan")

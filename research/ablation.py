@@ -158,7 +158,7 @@ def main():
   import jax  # pylint: disable=g-import-not-at-top  (after the children: they own the accelerator)
   # pylint: disable=g-import-not-at-top
   from clp_jax.eval import baselines
-  from clp_jax.eval import cli as eval_cli
+  from clp_jax.eval import runner
   from clp_jax.export import encoder as export
   from clp_jax.pretrain import train
   # pylint: enable=g-import-not-at-top
@@ -179,7 +179,7 @@ def main():
                            if b and not (args.features == "au_code" and b == "supervised"))
   reference = os.path.join(args.workdir, "ablation_backbone.json")
   t0 = time.time()
-  report = eval_cli.run(config, [os.path.join(args.workdir, "export", n) for n in exported],
+  report = runner.run(config, [os.path.join(args.workdir, "export", n) for n in exported],
                         exported, os.path.join(args.workdir, "eval_" + suffix))
   eval_s = time.time() - t0
   by_name = {r["encoder"]: r for r in report["results"]}

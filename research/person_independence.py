@@ -24,9 +24,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import run_groups  # pylint: disable=g-import-not-at-top  (beside this script)
 from clp_jax.data import sources  # pylint: disable=g-import-not-at-top
-from clp_jax.eval import cli as eval_cli  # pylint: disable=g-import-not-at-top
 from clp_jax.eval import evaluate  # pylint: disable=g-import-not-at-top
 from clp_jax.eval import person_independence  # pylint: disable=g-import-not-at-top
+from clp_jax.eval import runner  # pylint: disable=g-import-not-at-top
 from clp_jax.export import encoder as export  # pylint: disable=g-import-not-at-top
 
 
@@ -54,7 +54,7 @@ def main():
       for kind in ("backbone", "au_code"):
         rows.setdefault((name, kind), []).append(measure(variables, inf, data, kind))
   # The untrained baseline takes the architecture of the encoders given (as clp-eval's does).
-  rand = eval_cli.random_encoder(inf["depth"], inf["input_size"], inf["au_code_dim"],
+  rand = runner.random_encoder(inf["depth"], inf["input_size"], inf["au_code_dim"],
                                  inf["au_head_hidden"], 0)
   for kind in ("backbone", "au_code"):
     rows[("random_init", kind)] = [measure(rand, inf, data, kind)]

@@ -30,8 +30,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import run_groups  # pylint: disable=g-import-not-at-top  (beside this script)
 from clp_jax.data import sources  # pylint: disable=g-import-not-at-top
-from clp_jax.eval import cli as eval_cli  # pylint: disable=g-import-not-at-top
 from clp_jax.eval import evaluate  # pylint: disable=g-import-not-at-top
+from clp_jax.eval import runner  # pylint: disable=g-import-not-at-top
 from clp_jax.export import encoder as export  # pylint: disable=g-import-not-at-top
 from data_builders.synthetic_au import synthetic_au_dataset_builder as sau  # pylint: disable=g-import-not-at-top
 from data_builders.synthetic_au import video as video_lib  # pylint: disable=g-import-not-at-top
@@ -148,7 +148,7 @@ def main():
       feats = evaluate.extract_features(variables, inf, data.images, 128, "backbone")
       rows.setdefault(name, []).append(factor_r2(feats, factors, videos, parts))
   for seed in [int(s) for s in args.random_seeds.split(",")]:
-    rand = eval_cli.random_encoder(inf["depth"], inf["input_size"], inf["au_code_dim"],
+    rand = runner.random_encoder(inf["depth"], inf["input_size"], inf["au_code_dim"],
                                    inf["au_head_hidden"], seed)
     feats = evaluate.extract_features(rand, inf, data.images, 128, "backbone")
     rows.setdefault("untrained", []).append(factor_r2(feats, factors, videos, parts))

@@ -13,7 +13,7 @@ import tensorflow_datasets as tfds
 
 from clp_jax import config_files
 from clp_jax.data import sources
-from clp_jax.eval import cli as eval_cli
+from clp_jax.eval import runner
 from data_builders.bp4d import layout as bp4d_layout
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -148,7 +148,7 @@ def test_clp_eval_runs_on_the_bp4d_layout(bp4d, tmp_path):
   _, data_dir = bp4d
   config = config_files.load(os.path.join(ROOT, "configs", "eval", "bp4d.py"), "dummy")
   config.data.data_dir = data_dir
-  report = eval_cli.run(config, [], [], str(tmp_path))
+  report = runner.run(config, [], [], str(tmp_path))
   assert report["aus"] == [f"AU{a}" for a in bp4d_layout.AUS]
   assert [r["encoder"] for r in report["results"]] == ["random_init", "all_present", "prevalence",
                                                       "supervised"]

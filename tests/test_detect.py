@@ -5,7 +5,10 @@ frames without a face, and bad input."""
 import csv
 import json
 import os
+import pathlib
 import shutil
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -13,9 +16,9 @@ import pytest
 
 from clp_jax.data import video as video_lib
 from clp_jax.detect import au_model
-from clp_jax.detect import cli as detect_cli
-from clp_jax.eval import cli as eval_cli
+from clp_jax.detect import runner as detect_runner
 from clp_jax.eval import evaluate
+from clp_jax.eval import runner as eval_runner
 from clp_jax.export import encoder as export
 from data_builders.video_folder import make_dummy_data as vf_dummy
 from tests.test_evaluate import ON_PRETRAINED_WORKER
@@ -23,6 +26,7 @@ from tests.test_evaluate import _labelled
 from tests.test_evaluate import pretrained  # pylint: disable=unused-import
 from tests.test_train import _load_config
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 REAL = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
                                     "real_videos"))
 needs_real = pytest.mark.skipif(not os.path.isdir(REAL), reason=f"the real clips are not at {REAL}")
@@ -39,7 +43,7 @@ def model_dir(pretrained, tiny_data_dir, tmp_path_factory):  # pylint: disable=r
   config.baselines = ()
   config.save_heads = True
   workdir = tmp_path_factory.mktemp("eval")
-  report = eval_cli.run(config, [export_dir], ["clp_tiny"], str(workdir))
+  report = eval_runner.run(config, [export_dir], ["clp_tiny"], str(workdir))
   assert report["results"][0]["model"] == str(workdir / "models" / "clp_tiny")
   return str(workdir / "models" / "clp_tiny")
 
@@ -78,7 +82,7 @@ def test_an_incomplete_model_directory_names_what_is_missing(model_dir, tmp_path
   os.remove(broken / "au_heads.safetensors")
   with pytest.raises(FileNotFoundError, match=r"missing au_heads.safetensors"):
     au_model.load(str(broken))
-  assert detect_cli.main([str(tmp_path), "--model", str(broken), "--out", str(tmp_path / "o")]) == 2
+  assert detect_runner.run([str(tmp_path)], str(broken), str(tmp_path / "o")) == 2
   with pytest.raises(FileNotFoundError, match=r"no such model directory"):
     au_model.load(str(tmp_path / "nowhere"))
   shutil.copy(os.path.join(model_dir, "au_heads.safetensors"), broken)
@@ -113,7 +117,7 @@ def _check_rows(rows, model, n_frames):
 
 
 @needs_real
-def test_clp_detect_on_the_real_clips_an_image_and_a_broken_file(model_dir, tmp_path, capsys):
+def test_clp_detect_on_the_real_clips_an_image_and_a_broken_file(model_dir, tmp_path):
   model = au_model.load(model_dir)
   inputs = tmp_path / "in"
   inputs.mkdir()
@@ -122,10 +126,14 @@ def test_clp_detect_on_the_real_clips_an_image_and_a_broken_file(model_dir, tmp_
   cv2.imwrite(str(inputs / "man.png"), first[..., ::-1])
   (inputs / "broken.mp4").write_bytes(b"not a video at all")
   out = tmp_path / "out"
-  rc = detect_cli.main([str(inputs), os.path.join(REAL, "WolfgangLanger_Pexels.mp4"),
-                        "--model", model_dir, "--out", str(out), "--quiet"])
-  captured = capsys.readouterr()
-  assert rc == 1 and "broken.mp4: not a readable video" in captured.err
+  # Through the command line, as a user runs it: absl flags, positional inputs, the exit code.
+  done = subprocess.run(
+      [sys.executable, "-m", "clp_jax.detect.cli", str(inputs),
+       os.path.join(REAL, "WolfgangLanger_Pexels.mp4"), f"--model={model_dir}", f"--out={out}",
+       "--noprogress"], capture_output=True, text=True, timeout=900, check=False,
+      env=dict(os.environ, PYTHONPATH=str(ROOT)))
+  assert done.returncode == 1, done.stderr[-3000:]
+  assert "broken.mp4: not a readable video" in done.stderr
   for name, path in (("man", "single_face.mp4"), ("WolfgangLanger_Pexels", None)):
     video = os.path.join(REAL, path or f"{name}.mp4")
     n = sum(1 for _ in video_lib.frames(video))
@@ -138,7 +146,7 @@ def test_clp_detect_on_the_real_clips_an_image_and_a_broken_file(model_dir, tmp_
   image = _read_csv(out / "man_2.csv")  # the image's name, made unique
   assert len(image) == 1 and image[0]["success"] == "1" and image[0]["timestamp"] == "0.000"
   assert not (out / "man_2.png").exists()
-  assert "a face in" in captured.out
+  assert "a face in" in done.stdout
 
 
 @needs_real
@@ -151,8 +159,8 @@ def test_frames_without_a_face_are_marked_and_rows_stay_in_order(model_dir, tmp_
   path = str(tmp_path / "gap.mp4")
   vf_dummy.write(path, np.stack(frames), "libx264")
   out = tmp_path / "out"
-  assert detect_cli.main([path, "--model", model_dir, "--out", str(out), "--quiet",
-                          "--detect_every", "1", "--batch_size", "8"]) == 0
+  options = detect_runner.Options(detect_every=1, batch_size=8, progress=False)
+  assert detect_runner.run([path], model_dir, str(out), options) == 0
   rows = _read_csv(out / "gap.csv")
   _check_rows(rows, model, 40)
   assert {int(r["frame"]) - 1 for r in rows if r["success"] == "0"} == black

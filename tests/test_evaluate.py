@@ -12,9 +12,9 @@ import pytest
 
 from clp_jax.data import augment
 from clp_jax.data import sources
-from clp_jax.eval import cli as eval_cli
 from clp_jax.eval import evaluate
 from clp_jax.eval import predictions
+from clp_jax.eval import runner
 from clp_jax.eval import supervised
 from clp_jax.export import encoder as export
 from clp_jax.export import interop
@@ -184,7 +184,7 @@ def test_tiny_end_to_end_eval_writes_the_report(pretrained, tiny_data_dir, tmp_p
   _, _, out = pretrained
   config = _load_config("eval/synthetic_au", "tiny")
   config.data.data_dir = tiny_data_dir
-  report = eval_cli.run(config, [out], ["clp_tiny"], str(tmp_path))
+  report = runner.run(config, [out], ["clp_tiny"], str(tmp_path))
   for name in ("report.json", "report.md", "f1_per_au.png"):
     assert (tmp_path / name).stat().st_size > 0
   saved = json.loads((tmp_path / "report.json").read_text())
@@ -244,10 +244,10 @@ def test_an_eval_of_no_network_is_a_clear_error(tiny_data_dir, tmp_path):
   config.data.data_dir = tiny_data_dir
   config.baselines = ("all_present", "prevalence")
   with pytest.raises(ValueError, match=r"Nothing to evaluate.*'all_present', 'prevalence'"):
-    eval_cli.run(config, [], [], str(tmp_path))
+    runner.run(config, [], [], str(tmp_path))
   config.baselines = ("all_present", "supervised")
   config.supervised.augment.crop_scale = (0.9, 1.0)
-  report = eval_cli.run(config, [], [], str(tmp_path))
+  report = runner.run(config, [], [], str(tmp_path))
   assert [r["encoder"] for r in report["results"]] == ["all_present", "supervised"]
   saved = json.loads((tmp_path / "report.json").read_text())
   assert saved["supervised"]["augment"]["crop_scale"] == [0.9, 1.0]
@@ -348,7 +348,7 @@ def test_tiny_finetune_eval(pretrained, tiny_data_dir, tmp_path):
   config = _load_config("eval/synthetic_au", "tiny")
   config.protocol = "finetune"
   config.data.data_dir = tiny_data_dir
-  report = eval_cli.run(config, [out], ["clp_tiny"], str(tmp_path))
+  report = runner.run(config, [out], ["clp_tiny"], str(tmp_path))
   assert report["protocol"] == "finetune" and report["finetune"]["steps"] == 3
   assert [r["encoder"] for r in report["results"]] == ["clp_tiny", "random_init", "all_present",
                                                        "prevalence", "supervised"]
@@ -357,14 +357,14 @@ def test_tiny_finetune_eval(pretrained, tiny_data_dir, tmp_path):
   assert "unseen_mean_f1" in report["results"][0]
   _check_predictions(report, str(tmp_path), _labelled(tiny_data_dir))
   with pytest.raises(ValueError, match="repeat"):
-    eval_cli.run(config, [out], ["supervised"], str(tmp_path))
+    runner.run(config, [out], ["supervised"], str(tmp_path))
   config.protocol = "zero_shot"
   with pytest.raises(ValueError, match="config.protocol must be one of"):
-    eval_cli.run(config, [out], ["clp_tiny"], str(tmp_path))
+    runner.run(config, [out], ["clp_tiny"], str(tmp_path))
 
 
 def test_random_init_baseline_is_the_untrained_architecture():
-  v = eval_cli.random_encoder(18, 32, 16, 24, seed=5)
+  v = runner.random_encoder(18, 32, 16, 24, seed=5)
   want = _init(resnet.ResNet(18), 5)
   jax.tree.map(np.testing.assert_array_equal, {k: v[k] for k in ("params", "batch_stats")}, want)
   images = np.random.default_rng(0).integers(0, 256, (6, 40, 40, 3), dtype=np.uint8)

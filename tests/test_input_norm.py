@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from clp_jax.eval import cli as eval_cli
 from clp_jax.eval import evaluate
+from clp_jax.eval import runner
 from clp_jax.export import encoder as export
 from clp_jax.models import clp as clp_model
 from clp_jax.pretrain import state as state_lib
@@ -49,7 +49,7 @@ def test_encoders_with_different_normalisations_are_not_evaluated_together():
   infos = [{"architecture": "resnet18", "input_size": 80, "normalization": export.normalization(k)}
            for k in ("imagenet", "per_image")]
   with pytest.raises(ValueError, match="input normalisations"):
-    eval_cli._check_architecture(infos)  # pylint: disable=protected-access
+    runner._check_architecture(infos)  # pylint: disable=protected-access
   # exports written before the switch existed read as ImageNet's
   assert evaluate.input_norm({"normalization": {"mean": [0, 0, 0]}}) == "imagenet"
 

@@ -12,12 +12,13 @@ as Apache Beam pipelines (`pip install -e .[beam]`): comma-separated Beam option
 leading dashes, e.g. runner=DataflowRunner,project=P,region=R,temp_location=gs://B/tmp.
 """
 
-import argparse
 import collections
 import os
 import sys
 import time
 
+from absl import app
+from absl import flags
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -25,18 +26,24 @@ from clp_jax import xla_cpu
 from clp_jax.data import sources
 
 
-def _build(args) -> None:
-  builder = sources.get_builder(args.corpus, args.config, args.data_dir)
+def build(corpus: str, config: str, data_dir: str, manual_dir: str = None,
+          beam_pipeline_options: str = None) -> None:
+  """Builds corpus/config into data_dir (nothing when it is prepared); prints the counts.
+
+  beam_pipeline_options: None builds here; a string ('' = the DirectRunner's defaults) builds
+  as an Apache Beam pipeline with those options.
+  """
+  builder = sources.get_builder(corpus, config, data_dir)
   if builder.is_prepared():
-    print(f"{args.corpus}/{args.config} is already prepared in {builder.data_dir}")
+    print(f"{corpus}/{config} is already prepared in {builder.data_dir}")
     return
-  print(f"Building {args.corpus}/{args.config} into {builder.data_dir} ...", flush=True)
+  print(f"Building {corpus}/{config} into {builder.data_dir} ...", flush=True)
   start = time.time()
   kwargs = {}
-  if args.manual_dir:
-    kwargs["manual_dir"] = os.path.expanduser(args.manual_dir)
-  if args.beam_pipeline_options is not None:
-    kwargs["beam_options"] = beam_options(args.beam_pipeline_options)
+  if manual_dir:
+    kwargs["manual_dir"] = os.path.expanduser(manual_dir)
+  if beam_pipeline_options is not None:
+    kwargs["beam_options"] = beam_options(beam_pipeline_options)
   download_config = tfds.download.DownloadConfig(**kwargs) if kwargs else None
   builder.download_and_prepare(download_config=download_config)
   elapsed = time.time() - start
@@ -83,46 +90,52 @@ def corpus_stats(source, info) -> dict:
   return stats
 
 
-def _stats(args) -> None:
-  source, info = sources.open_source(args.corpus, args.config, args.split, args.data_dir)
-  stats = corpus_stats(source, info)
-  print(f"{args.corpus}/{args.config} split {args.split}: {stats['records']} records, "
-        f"{stats['subjects']} subjects, {stats['videos']} videos")
-  print("records per part: " + ", ".join(f"part{k}={v}" for k, v in stats["records_per_part"].items()))
-  if "base_rate" in stats:
-    print(f"AUs present per frame: {stats['aus_per_frame']:.2f}")
+def stats(corpus: str, config: str, data_dir: str, split: str) -> None:
+  """Prints what split of corpus/config holds: records, subjects, videos, AU base rates."""
+  source, info = sources.open_source(corpus, config, split, data_dir)
+  counts = corpus_stats(source, info)
+  print(f"{corpus}/{config} split {split}: {counts['records']} records, "
+        f"{counts['subjects']} subjects, {counts['videos']} videos")
+  print("records per part: " + ", ".join(f"part{k}={v}" for k, v in counts["records_per_part"].items()))
+  if "base_rate" in counts:
+    print(f"AUs present per frame: {counts['aus_per_frame']:.2f}")
     print("| AU | base rate |\n|---|---|")
-    for au, rate in stats["base_rate"].items():
+    for au, rate in counts["base_rate"].items():
       print(f"| {au} | {rate:.3f} |")
 
 
-def main(argv=None) -> int:
-  xla_cpu.configure()  # before JAX starts its backend: this process's XLA:CPU flags
-  parser = argparse.ArgumentParser(prog="clp-data", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  sub = parser.add_subparsers(dest="command", required=True)
-  for name, fn in (("build", _build), ("stats", _stats)):
-    p = sub.add_parser(name)
-    p.add_argument("corpus", choices=sorted(sources.BUILDERS))
-    p.add_argument("--config", required=True)
-    p.add_argument("--data_dir", default=sources.DEFAULT_DATA_DIR)
-    if name == "build":
-      p.add_argument("--manual_dir", default=None,
-                     help="the folder holding a corpus read from your disk")
-      p.add_argument("--beam_pipeline_options", default=None,
-                     help="build as an Apache Beam pipeline with these options ('name=value,...'; "
-                     "'' for the DirectRunner's defaults)")
-    if name == "stats":
-      p.add_argument("--split", default="part1+part2+part3")
-    p.set_defaults(fn=fn)
-  args = parser.parse_args(argv)
+_CONFIG = flags.DEFINE_string("config", None, "The builder config, e.g. pretrain, labelled, default.")
+_DATA_DIR = flags.DEFINE_string("data_dir", sources.DEFAULT_DATA_DIR, "Where built corpora live.")
+_MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "build: the folder holding a corpus read "
+                                  "from your disk, laid out as its builder's README says.")
+_BEAM = flags.DEFINE_string("beam_pipeline_options", None, "build: as an Apache Beam pipeline "
+                            "with these options ('name=value,...'; '' for the DirectRunner's "
+                            "defaults).")
+_SPLIT = flags.DEFINE_string("split", "part1+part2+part3", "stats: the split to count.")
+flags.mark_flag_as_required("config")
+COMMANDS = ("build", "stats")
+
+
+def _main(argv) -> int:
+  if len(argv) != 3 or argv[1] not in COMMANDS or argv[2] not in sources.BUILDERS:
+    raise app.UsageError(f"Usage: clp-data {{build,stats}} CORPUS --config CONFIG ...; CORPUS one "
+                         f"of {sorted(sources.BUILDERS)} (got {' '.join(argv[1:]) or 'nothing'})")
+  command, corpus = argv[1:]
   try:
-    args.fn(args)
+    if command == "build":
+      build(corpus, _CONFIG.value, _DATA_DIR.value, _MANUAL_DIR.value, _BEAM.value)
+    else:
+      stats(corpus, _CONFIG.value, _DATA_DIR.value, _SPLIT.value)
   except (sources.DatasetNotPreparedError, FileNotFoundError, ValueError) as e:
     print(f"clp-data: error: {e}", file=sys.stderr)
     return 2
   return 0
 
 
+def main():
+  xla_cpu.configure()  # before JAX starts its backend: this process's XLA:CPU flags
+  app.run(_main)
+
+
 if __name__ == "__main__":
-  sys.exit(main())
+  main()

@@ -10,7 +10,8 @@ from clp_jax.models import clp as clp_model
 from clp_jax.models import resnet
 
 PROTOCOLS = ("linear", "finetune")
-BASELINES = ("random_init", "supervised") + baselines.TRIVIAL
+# In the report's order: the trivial predictors, the untrained network, the supervised one.
+BASELINES = baselines.TRIVIAL + ("random_init", "supervised")
 
 COUNT = config_schema.number(1, integer=True)
 POSITIVE = config_schema.number(0, low_open=True)

@@ -5,30 +5,37 @@
 What it writes: `clp_jax.export.encoder`.
 """
 
-import argparse
 import sys
+
+from absl import app
+from absl import flags
 
 from clp_jax import xla_cpu
 from clp_jax.export import encoder
 
+_WORKDIR = flags.DEFINE_string("workdir", None, "A pretraining workdir (clp-pretrain --workdir).")
+_OUT = flags.DEFINE_string("out", None, "Where the export goes.")
+_STEP = flags.DEFINE_integer("step", None, "The checkpoint to export (default: the latest).")
+flags.mark_flags_as_required(["workdir", "out"])
 
-def main(argv=None) -> int:
-  xla_cpu.configure()  # before JAX starts its backend: this process's XLA:CPU flags
-  parser = argparse.ArgumentParser(prog="clp-export", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--workdir", required=True)
-  parser.add_argument("--out", required=True)
-  parser.add_argument("--step", type=int, default=None)
-  args = parser.parse_args(argv)
+
+def _main(argv) -> int:
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   try:
-    info = encoder.export(args.workdir, args.out, args.step)
+    info = encoder.export(_WORKDIR.value, _OUT.value, _STEP.value)
   except (FileNotFoundError, ValueError) as e:
     print(f"clp-export: error: {e}", file=sys.stderr)
     return 2
-  print(f"Exported {info['architecture']} (step {info['source_step']}, input {info['input_size']} px, "
-        f"AU code {info['au_code_dim']}-d) to {args.out}")
+  print(f"Exported {info['architecture']} (step {info['source_step']}, input "
+        f"{info['input_size']} px, AU code {info['au_code_dim']}-d) to {_OUT.value}")
   return 0
 
 
+def main():
+  xla_cpu.configure()  # before JAX starts its backend: this process's XLA:CPU flags
+  app.run(_main)
+
+
 if __name__ == "__main__":
-  sys.exit(main())
+  main()
