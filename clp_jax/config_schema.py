@@ -69,3 +69,9 @@ def _lookup(config, dotted):
     except (KeyError, TypeError, AttributeError):
       return _MISSING
   return node
+
+
+def check(found: list, what: str) -> None:
+  """Raises ValueError listing found (`problems`' sentences) under 'The <what> is not valid'."""
+  if found:
+    raise ValueError(f"The {what} is not valid:\n  " + "\n  ".join(found))

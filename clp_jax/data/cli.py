@@ -14,7 +14,6 @@ leading dashes, e.g. runner=DataflowRunner,project=P,region=R,temp_location=gs:/
 
 import collections
 import os
-import sys
 import time
 
 from absl import app
@@ -22,7 +21,7 @@ from absl import flags
 import numpy as np
 import tensorflow_datasets as tfds
 
-from clp_jax import xla_cpu
+from clp_jax import command
 from clp_jax.data import sources
 
 
@@ -121,20 +120,14 @@ def _main(argv) -> int:
     raise app.UsageError(f"Usage: clp-data {{build,stats}} CORPUS --config CONFIG ...; CORPUS one "
                          f"of {sorted(sources.BUILDERS)} (got {' '.join(argv[1:]) or 'nothing'})")
   command, corpus = argv[1:]
-  try:
-    if command == "build":
-      build(corpus, _CONFIG.value, _DATA_DIR.value, _MANUAL_DIR.value, _BEAM.value)
-    else:
-      stats(corpus, _CONFIG.value, _DATA_DIR.value, _SPLIT.value)
-  except (sources.DatasetNotPreparedError, FileNotFoundError, ValueError) as e:
-    print(f"clp-data: error: {e}", file=sys.stderr)
-    return 2
-  return 0
+  if command == "build":
+    build(corpus, _CONFIG.value, _DATA_DIR.value, _MANUAL_DIR.value, _BEAM.value)
+  else:
+    stats(corpus, _CONFIG.value, _DATA_DIR.value, _SPLIT.value)
 
 
 def main():
-  xla_cpu.configure()  # before JAX starts its backend: this process's XLA:CPU flags
-  app.run(_main)
+  command.run("clp-data", _main, errors=(sources.DatasetNotPreparedError,))
 
 
 if __name__ == "__main__":

@@ -19,12 +19,11 @@ detector runs every --detect_every frames). An input that cannot be read is repo
 name and skipped; the others are still processed, and the exit code is 1.
 """
 
-import sys
 
 from absl import app
 from absl import flags
 
-from clp_jax import xla_cpu
+from clp_jax import command
 from clp_jax.detect import runner
 
 _MODEL = flags.DEFINE_string("model", None, "A model directory clp-eval saved "
@@ -50,8 +49,7 @@ def _main(argv):
 
 
 def main():
-  xla_cpu.configure()  # before JAX starts its backend: this process's XLA:CPU flags
-  app.run(_main)
+  command.run("clp-detect", _main)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,12 @@ architecture untrained) and `supervised` (the same architecture trained on the t
 labels: the upper bound).
 """
 
-import sys
 
 from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from clp_jax import xla_cpu
+from clp_jax import command
 from clp_jax.eval import runner
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "An eval config (configs/eval/*.py).")
@@ -35,17 +34,11 @@ flags.mark_flags_as_required(["config", "workdir"])
 def _main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  config = _CONFIG.value
-  try:
-    runner.run(config, _ENCODERS.value, _NAMES.value, _WORKDIR.value)
-  except (FileNotFoundError, ValueError) as e:
-    print(f"clp-eval: error: {e}", file=sys.stderr)
-    sys.exit(2)
+  runner.run(_CONFIG.value, _ENCODERS.value, _NAMES.value, _WORKDIR.value)
 
 
 def main():
-  xla_cpu.configure()  # before JAX starts its backend: this process's XLA:CPU flags
-  app.run(_main)
+  command.run("clp-eval", _main)
 
 
 if __name__ == "__main__":

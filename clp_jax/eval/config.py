@@ -89,6 +89,4 @@ def problems(config) -> list:
 
 def validate(config) -> None:
   """Raises ValueError listing every missing or wrong setting of an evaluation config."""
-  found = problems(config)
-  if found:
-    raise ValueError("The evaluation config is not valid:\n  " + "\n  ".join(found))
+  config_schema.check(problems(config), "evaluation config")

@@ -5,12 +5,11 @@
 What it writes: `clp_jax.export.encoder`.
 """
 
-import sys
 
 from absl import app
 from absl import flags
 
-from clp_jax import xla_cpu
+from clp_jax import command
 from clp_jax.export import encoder
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A pretraining workdir (clp-pretrain --workdir).")
@@ -22,19 +21,13 @@ flags.mark_flags_as_required(["workdir", "out"])
 def _main(argv) -> int:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  try:
-    info = encoder.export(_WORKDIR.value, _OUT.value, _STEP.value)
-  except (FileNotFoundError, ValueError) as e:
-    print(f"clp-export: error: {e}", file=sys.stderr)
-    return 2
+  info = encoder.export(_WORKDIR.value, _OUT.value, _STEP.value)
   print(f"Exported {info['architecture']} (step {info['source_step']}, input "
         f"{info['input_size']} px, AU code {info['au_code_dim']}-d) to {_OUT.value}")
-  return 0
 
 
 def main():
-  xla_cpu.configure()  # before JAX starts its backend: this process's XLA:CPU flags
-  app.run(_main)
+  command.run("clp-export", _main)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,4 @@ def problems(config) -> list:
 
 def validate(config) -> None:
   """Raises ValueError listing every missing or wrong setting of a pretraining config."""
-  found = problems(config)
-  if found:
-    raise ValueError("The pretraining config is not valid:\n  " + "\n  ".join(found))
+  config_schema.check(problems(config), "pretraining config")
