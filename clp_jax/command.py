@@ -6,6 +6,7 @@ instead of a traceback."""
 import sys
 
 from absl import app
+from absl import flags
 
 from clp_jax import xla_cpu
 
@@ -18,6 +19,14 @@ def run(name: str, work, errors: tuple = ()) -> None:
   errors: exception types besides USER_ERRORS that mean bad input, not a bug.
   """
   xla_cpu.configure()
+  # --helpshort lists the flags of the script that was run (sys.argv[0]); a console script
+  # (.venv/bin/clp-eval) is not the module that defines them, so name them for it.
+  module = sys.modules[work.__module__]
+  for flag in flags.FLAGS.get_key_flags_for_module(module):
+    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+  main_module = sys.modules["__main__"]
+  if not main_module.__doc__:  # the usage absl prints: the command's docstring
+    main_module.__doc__ = module.__doc__
 
   def main(argv):
     try:

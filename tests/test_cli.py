@@ -51,3 +51,17 @@ def test_clp_export_writes_an_export_and_names_a_missing_run(pretrained, tmp_pat
   assert f"Exported {info['architecture']} (step {info['source_step']}" in done.stdout
   done = _run("clp_jax.export.cli", f"--workdir={tmp_path / 'none'}", f"--out={tmp_path / 'o'}")
   assert done.returncode == 2 and str(tmp_path / "none") in done.stderr
+
+
+@pytest.mark.parametrize("command,flag", [("clp-data", "--manual_dir"), ("clp-export", "--workdir"),
+                                          ("clp-detect", "--detect_every")])
+def test_helpshort_of_the_installed_command_shows_its_flags_and_usage(command, flag):
+  """The console script is not the module that defines the flags: --helpshort must still list
+  them (clp_jax.command names them for the script) under the command's docstring."""
+  script = os.path.join(os.path.dirname(sys.executable), command)
+  if not os.path.exists(script):
+    pytest.skip(f"{command} is not installed beside {sys.executable} (pip install -e .)")
+  done = subprocess.run([script, "--helpshort"], capture_output=True, text=True, timeout=300,
+                        check=False)
+  assert done.stdout.startswith(f"{command}:"), done.stdout[:300] + done.stderr[-2000:]
+  assert flag in done.stdout, done.stdout[-2000:]
