@@ -222,3 +222,14 @@ def test_interrupted_build_never_looks_prepared_and_rebuilds(tmp_path):
   sources.get_builder("synthetic_au", cfg, str(tmp_path)).download_and_prepare()
   source, _ = sources.open_source("synthetic_au", cfg, "part1+part2+part3", str(tmp_path))
   assert len(source) == 6 * 4 * len(sau.clip_starts(cfg))
+
+
+def test_a_data_dir_with_a_tilde_is_the_home_folder(tiny_data_dir, monkeypatch):
+  # `--config.data.data_dir=~/data` reaches the code unexpanded (bash expands ~ only at the start
+  # of a word); the corpus must still be found there.
+  home = os.path.dirname(tiny_data_dir)
+  monkeypatch.setenv("HOME", home)
+  source, _ = sources.open_source("synthetic_au", "tiny_labelled", "part1",
+                                  "~/" + os.path.basename(tiny_data_dir))
+  want, _ = sources.open_source("synthetic_au", "tiny_labelled", "part1", tiny_data_dir)
+  assert len(source) == len(want) > 0

@@ -42,7 +42,10 @@ def get_builder(name: str, config, data_dir: str = DEFAULT_DATA_DIR):
   """The builder of corpus `name` in data_dir (not necessarily prepared).
 
   config: a config name of the builder, or a BuilderConfig instance (e.g. a smaller corpus).
+  data_dir: a path or URL; a leading ~ is the user's home (the shell leaves it unexpanded in
+  `--config.data.data_dir=~/data`).
   """
+  data_dir = os.path.expanduser(data_dir)
   cls = builder_class(name)
   names = [c.name for c in cls.BUILDER_CONFIGS]
   if isinstance(config, str) and config not in names:
