@@ -48,9 +48,15 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # area, mirror, colour jitter).
   train_views = dict(crop_scale=(0.75, 1.0), crop_ratio=(0.9, 1.1), flip=True, brightness=0.25,
                      contrast=0.25, saturation=0.25)
+  # Its views are milder than fine-tuning's (crops keeping 85-100% of the face, jitter 0.1): on
+  # aligned crops a 75% crop moves brows and mouth corners by up to 13% of the side. With them and
+  # patience 10 it reached 0.609 mean F1 against 0.540 (docs/experiments.md, "The supervised
+  # baseline with milder views").
+  mild_views = dict(crop_scale=(0.85, 1.0), crop_ratio=(0.95, 1.05), flip=True, brightness=0.1,
+                    contrast=0.1, saturation=0.1)
   c.supervised = ml_collections.ConfigDict(dict(steps=1000, batch_size=64, lr=1e-3,
-                                                val_fraction=0.2, eval_every=50, patience=3,
-                                                augment=train_views))
+                                                val_fraction=0.2, eval_every=50, patience=10,
+                                                augment=mild_views))
   # Fine-tuning reuses the supervised recipe, starting from the encoder's weights.
   # encoder_lr_scale: the encoder's lr as a fraction of the fresh AU layer's. Below 1, random_init
   # is no longer the from-scratch reference: add 'supervised' to baselines.
@@ -58,7 +64,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
                                               encoder_lr_scale=1.0, augment=train_views))
   if arg == "demo":
     # Half the batch halves a step's time on the CPU; two validation points instead of four.
-    c.supervised.update(steps=100, batch_size=32, eval_every=50, patience=2)
+    # (the views of the demo's measured runs, kept so that its report stays comparable)
+    c.supervised.update(steps=100, batch_size=32, eval_every=50, patience=2, augment=train_views)
     c.save_heads = True  # make demo ends with clp-detect on a rendered video
   if arg == "finetune_long":
     c.finetune.steps = 600
