@@ -59,8 +59,9 @@ def test_helpshort_of_the_installed_command_shows_its_flags_and_usage(command, f
   """The console script is not the module that defines the flags: --helpshort must still list
   them (clp_jax.command names them for the script) under the command's docstring."""
   script = os.path.join(os.path.dirname(sys.executable), command)
-  if not os.path.exists(script):
-    pytest.skip(f"{command} is not installed beside {sys.executable} (pip install -e .)")
+  # make test installs the package (pip install -e ".[test]"), console scripts included: a missing
+  # one is a broken entry point in setup.py, not a reason to skip.
+  assert os.path.exists(script), f"{command} is not installed beside {sys.executable}"
   done = subprocess.run([script, "--helpshort"], capture_output=True, text=True, timeout=300,
                         check=False)
   assert done.stdout.startswith(f"{command}:"), done.stdout[:300] + done.stderr[-2000:]
